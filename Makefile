@@ -16,7 +16,7 @@ endif
 
 NOTEBOOKS := $(sort $(wildcard nbs/*.ipynb))
 TEST_RUN := $(CURDIR)/build/test-run
-NBVAL_DIR := build/nbval
+CHAIN_RUN := $(CURDIR)/build/quick-chain
 QUICK_ENV := MNIST_REPORT_QUICK=1 MNIST_REPORT_RUN_DIR=$(TEST_RUN)
 
 .PHONY: report test setup figures clean
@@ -29,28 +29,30 @@ $(VENV)/.installed: constraints.txt setup.py settings.ini
 	$(BIN)/python -m ipykernel install --user --name mnist-report --display-name 'Python (mnist_report)' >/dev/null
 	@touch $@
 
-## report: the canonical run: every notebook executed in place on the full data (runs/canonical)
+## report: the canonical run: the whole chain executed in place in nbs/ on the full data (runs/canonical),
+## then figures/, the README's results table and the rendered report site
 report: setup
 	$(BIN)/mnist-report data
-	@for nb in $(NOTEBOOKS); do \
-	  echo "== $$nb"; \
-	  env -u MNIST_REPORT_QUICK -u MNIST_REPORT_RUN_DIR $(BIN)/papermill "$$nb" "$$nb" --cwd nbs --log-level WARNING; \
-	done
+	env -u MNIST_REPORT_QUICK -u MNIST_REPORT_RUN_DIR $(BIN)/mnist-report run
 	$(BIN)/nbdev_clean
 	$(MAKE) --no-print-directory figures
+	$(BIN)/mnist-report readme
+	$(BIN)/mnist-report render
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then \
+	  $(BIN)/python tests/browser_check.py _site figures/report-screenshot.png; \
+	else echo "(no Chromium: screenshot of the report not updated)"; fi
 
 ## figures: copy the canonical run's figures to figures/ (used by the README and the report)
 figures:
 	mkdir -p figures && cp runs/canonical/figures/*.png figures/
 
-## test: nbdev_test (quick mode), then pytest: tests/ and nbval on papermill-executed quick copies
+## test: nbdev_test (every notebook, quick mode), the quick chain with the CLI (build/quick-chain),
+## then pytest: tests/ (which also checks and renders that chain) and nbval on its executed notebooks
 test: setup
-	rm -rf build/test-run $(NBVAL_DIR) && mkdir -p $(NBVAL_DIR)
+	rm -rf $(TEST_RUN) $(CHAIN_RUN)
 	$(QUICK_ENV) $(BIN)/nbdev_test --n_workers 0 --timing
-	@for nb in $(NOTEBOOKS); do \
-	  $(QUICK_ENV) $(BIN)/papermill "$$nb" "$(NBVAL_DIR)/$$(basename $$nb)" --cwd nbs --no-progress-bar --log-level WARNING; \
-	done
-	$(QUICK_ENV) $(BIN)/pytest tests $(NBVAL_DIR) --nbval-lax
+	env -u MNIST_REPORT_QUICK -u MNIST_REPORT_RUN_DIR $(BIN)/mnist-report run --quick --out $(CHAIN_RUN)
+	MNIST_REPORT_CHAIN_RUN=$(CHAIN_RUN) $(BIN)/pytest tests $$(grep -l NBVAL_CHECK_OUTPUT $(CHAIN_RUN)/*.ipynb) --nbval-lax
 
 clean:
-	rm -rf build runs/quick
+	rm -rf build runs/quick _site

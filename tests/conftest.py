@@ -9,12 +9,24 @@ from mnist_report.core import DATA_ENV, project_root
 from mnist_report.data import RAW_FILES, raw_folder
 
 
+LOOPBACK = ('127.0.0.1', 'localhost', '::1')
+
+
 @pytest.fixture(autouse=True)
 def no_network(monkeypatch):
-    "Every test runs with outbound connections refused, so a test can never touch the network."
-    def refuse(*args, **kwargs): raise OSError('network access is disabled in tests')
-    monkeypatch.setattr(socket.socket, 'connect', refuse)
-    monkeypatch.setattr(socket, 'create_connection', refuse)
+    "Every test runs with connections refused except to this machine (the browser check drives Chromium locally)."
+    real_connect, real_create = socket.socket.connect, socket.create_connection
+    def allowed(address): return isinstance(address, tuple) and str(address[0]) in LOOPBACK or isinstance(address, (str, bytes))
+
+    def connect(self, address):
+        if not allowed(address): raise OSError(f'network access is disabled in tests ({address})')
+        return real_connect(self, address)
+
+    def create_connection(address, *args, **kwargs):
+        if not allowed(address): raise OSError(f'network access is disabled in tests ({address})')
+        return real_create(address, *args, **kwargs)
+    monkeypatch.setattr(socket.socket, 'connect', connect)
+    monkeypatch.setattr(socket, 'create_connection', create_connection)
 
 
 @pytest.fixture(scope='session')

@@ -1,0 +1,78 @@
+"""The chain (`mnist-report run`), its manifest, its report, and the README's generated results."""
+import contextlib
+import io
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from mnist_report.chain import CHAPTERS, update_readme
+from mnist_report.cli import main
+from mnist_report.core import project_root, read_json
+from mnist_report.data import RAW_FILES
+
+ROOT = project_root(Path(__file__).parent)
+
+
+def _cli(*argv) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err): code = main(list(map(str, argv)))
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture(scope='module')
+def quick_chain(real_root, tmp_path_factory):
+    "A complete quick run made by `mnist-report run --quick`: the one `make test` just made, else a new one."
+    given = os.environ.get('MNIST_REPORT_CHAIN_RUN')
+    if given and (Path(given)/'manifest.json').exists(): return Path(given)
+    out = tmp_path_factory.mktemp('chain')/'quick'
+    code, _, err = _cli('run', '--quick', '--out', out, '-p', 'data_dir', real_root)
+    assert code == 0, err
+    return out
+
+
+def test_quick_chain_is_complete_and_recorded(quick_chain):
+    manifest = read_json(quick_chain/'manifest.json')
+    assert manifest['status'] == 'complete' and manifest['quick'] is True
+    assert [c['chapter'] for c in manifest['chapters']] == list(CHAPTERS)
+    assert all(c['status'] == 'ok' and c['seconds'] > 0 for c in manifest['chapters'])
+    assert manifest['data']['sha256'] == {name: sha for name, (sha, _) in RAW_FILES.items()}
+    assert len(manifest['git']['commit']) == 40 and manifest['packages']['torch']
+    for name in CHAPTERS: assert (quick_chain/f'{name}.ipynb').is_file()
+    for artifact in ('data.json', 'history.csv', 'best/model.safetensors', 'baseline/best/model.safetensors',
+                     'metrics.json', 'hub/model.safetensors', 'hub/config.json', 'hub/README.md'):
+        assert (quick_chain/artifact).is_file(), artifact
+    assert read_json(quick_chain/'metrics.json')['run']['quick'] is True
+
+
+def test_quick_chain_renders_into_a_folder(quick_chain, tmp_path):
+    from mnist_report.report import render
+    site = render(quick_chain, tmp_path/'site')
+    pages = sorted(p.name for p in (tmp_path/'site').rglob('*.html'))
+    assert 'index.html' in pages and len(pages) >= len(CHAPTERS)
+    if shutil.which('quarto') is None: assert 'quarto' not in site['renderer'].split('(')[0].lower()
+
+
+def test_unknown_parameter_is_rejected_before_anything_runs(tmp_path):
+    code, _, err = _cli('run', '--quick', '--out', tmp_path/'run', '-p', 'epochz', '3')
+    assert code == 2 and 'unknown parameter(s) epochz' in err and 'epochs' in err
+    assert not (tmp_path/'run').exists()
+
+
+def test_failing_chapter_stops_the_chain_and_keeps_completed_chapters(tmp_path):
+    out = tmp_path/'run'
+    code, _, err = _cli('run', '--quick', '--out', out, '--chapters', '03_model,01_eda', '-p', 'data_dir', tmp_path/'no-data')
+    assert code == 1 and 'chapter 01_eda failed: MNISTDataError' in err and 'Completed chapters (03_model)' in err
+    assert 'Traceback' not in err
+    manifest = read_json(out/'manifest.json')
+    assert manifest['status'] == 'failed' and [c['status'] for c in manifest['chapters']] == ['ok', 'failed']
+    assert (out/'03_model.ipynb').is_file() and (out/'model_sizes.json').is_file()
+
+
+def test_readme_results_table_is_generated_from_the_canonical_metrics(tmp_path):
+    "The committed README's table must be exactly what the committed runs/canonical/metrics.json generates."
+    if not (ROOT/'runs/canonical/metrics.json').exists(): pytest.skip('no canonical metrics.json yet')
+    copy = tmp_path/'README.md'
+    shutil.copy(ROOT/'README.md', copy)
+    assert update_readme(copy, ROOT/'runs/canonical') is False, 'README results differ from runs/canonical: run `mnist-report readme`'
