@@ -115,7 +115,7 @@ def run_chain(out=None, quick: bool = False, params: dict | None = None, chapter
         raise ValueError(f'the canonical run ({CANONICAL}, executed in place in nbs/) uses the default parameters. Fix: give '
                          f'other parameters a run folder of their own (--out runs/NAME); set the data folder with ${DATA_ENV}.')
     out.mkdir(parents=True, exist_ok=True)
-    manifest = {'run_dir': str(out), 'quick': bool(quick), 'in_place': in_place, 'parameters': params,
+    manifest = {'run_dir': display_path(out), 'quick': bool(quick), 'in_place': in_place, 'parameters': params,
                 'started': dt.datetime.now(dt.timezone.utc).isoformat(timespec='seconds'),
                 'git': git_state(), 'packages': package_versions(), 'data': data_hashes(params.get('data_dir')),
                 'machine': {'platform': platform.platform(), 'processor': platform.processor() or platform.machine(),
@@ -136,7 +136,7 @@ def run_chain(out=None, quick: bool = False, params: dict | None = None, chapter
                 pm.execute_notebook(str(source), str(target), parameters=chapter_params, cwd=str(source.parent),
                                     progress_bar=False, kernel_name='python3')
         except pm.PapermillExecutionError as e:
-            manifest['chapters'].append({'chapter': name, 'notebook': str(target), 'seconds': round(time.perf_counter() - t0, 1),
+            manifest['chapters'].append({'chapter': name, 'notebook': display_path(target), 'seconds': round(time.perf_counter() - t0, 1),
                                          'status': 'failed', 'error': f'{e.ename}: {e.evalue}'})
             manifest['status'] = 'failed'
             write_json(out/'manifest.json', manifest)
@@ -145,7 +145,7 @@ def run_chain(out=None, quick: bool = False, params: dict | None = None, chapter
                              f'The chain stopped there. Completed chapters ({", ".join(done) or "none"}) are kept in '
                              f'{display_path(out)}; the executed notebook with the error is {display_path(target)}.') from None
         seconds = time.perf_counter() - t0
-        manifest['chapters'].append({'chapter': name, 'notebook': str(target), 'seconds': round(seconds, 1), 'status': 'ok'})
+        manifest['chapters'].append({'chapter': name, 'notebook': display_path(target), 'seconds': round(seconds, 1), 'status': 'ok'})
         write_json(out/'manifest.json', manifest)
         if progress: tqdm.write(f'{name:15s} {seconds:7.1f} s  -> {display_path(target)}', file=sys.stderr)
     manifest.update(status='complete', finished=dt.datetime.now(dt.timezone.utc).isoformat(timespec='seconds'),

@@ -27,14 +27,14 @@ from scipy import ndimage
 from .core import atomic_write, display_path, read_json, resolve_path, write_json
 from .model import DigitCNN, count_flops
 from .train import CheckpointError, load_best
-from .transforms import AUGMENT, to_input
+from .transforms import AUGMENT, PHOTOMETRIC, to_input
 
 # %% auto #0
 __all__ = ['MAX_PIXELS', 'WORK_SIDE', 'BOX', 'SIZE', 'CENTRE', 'INK_THRESHOLD', 'MIN_CONTRAST', 'SPECK', 'PREPROCESSOR',
-           'DEFAULT_MODEL', 'DEFAULT_REPO_ID', 'FACTOR_UNITS', 'STROKES', 'ImageInputError', 'load_image', 'to_gray',
-           'mnist_style', 'ModelLoadError', 'DigitModel', 'load_model', 'Prediction', 'predict',
-           'add_predict_arguments', 'cmd_predict', 'preprocessor_config', 'get_started', 'model_card', 'export_hub',
-           'PushError', 'push_to_hub', 'draw_digit', 'photograph', 'naive_28']
+           'DEFAULT_MODEL', 'DEFAULT_REPO_ID', 'FACTOR_UNITS', 'FACTOR_PHRASES', 'STROKES', 'ImageInputError',
+           'load_image', 'to_gray', 'mnist_style', 'ModelLoadError', 'DigitModel', 'load_model', 'Prediction',
+           'predict', 'add_predict_arguments', 'cmd_predict', 'preprocessor_config', 'get_started', 'model_card',
+           'export_hub', 'PushError', 'push_to_hub', 'draw_digit', 'photograph', 'naive_28']
 
 # %% ../nbs/06_deployment.ipynb #fc068ae9
 MAX_PIXELS = 40_000_000   # larger images are refused, before they are decoded
@@ -340,11 +340,16 @@ FACTOR_UNITS = {'gaussian_noise': 'noise std (pixels in 0-1)', 'blur': 'Gaussian
 
 def _pct(x: float) -> str: return f'{100 * x:.2f}%'
 
+FACTOR_PHRASES = {'gaussian_noise': 'Gaussian noise of std {:g} on 0-1 pixels', 'blur': 'a Gaussian blur of sigma {:g} px',
+                  'rotation': 'a rotation of {:g}°', 'translation': 'a shift of {:g} px right and down',
+                  'contrast': '{:.0%} of the contrast removed', 'inverted': 'inverted colours'}
+
 def _breaks_at(kind: str, curve: list[dict], floor: float) -> str:
-    "Where accuracy under perturbation `kind` first drops below `floor`, as text."
+    "Where accuracy under perturbation `kind` first drops below `floor`, as a phrase."
+    phrase = FACTOR_PHRASES.get(kind, kind.replace('_', ' ') + ' at {:g}').format
     level = next((c['level'] for c in curve if c['accuracy'] < floor), None)
-    name, unit = kind.replace('_', ' '), FACTOR_UNITS.get(kind, 'level')
-    return f'{name} at {level:g} ({unit})' if level is not None else f'{name}: not below {floor:.0%} up to {curve[-1]["level"]:g} ({unit})'
+    return f'{phrase(level)} ({_pct(next(c["accuracy"] for c in curve if c["level"] == level))})' if level is not None else \
+           f'never with {phrase(curve[-1]["level"])} or less'
 
 def get_started(repo_id: str) -> str:
     "The card's copy-paste example for the model in `repo_id` (executed by this chapter)."
@@ -410,6 +415,7 @@ def model_card(metrics: dict, train_summary: dict, data: dict, repo_id: str, pho
                   'subsets to test the pipeline. It is not the released model; its numbers are not MNIST results.\n'
                   if quick else '')
     aug = ', '.join(f'{k} {v}' for k, v in AUGMENT.items())
+    photo = ', '.join(f'{k} {v:g}' for k, v in PHOTOMETRIC.items())
     machine = train_summary.get('machine', {})
     body = f"""
 # DigitCNN: handwritten digit recognition (MNIST)
@@ -465,8 +471,8 @@ The network always answers one of ten digits, even for an image with no digit in
   (1990s). Other handwriting conventions (crossed sevens, European ones with a long upstroke, ...) are
   under-represented and may be read less accurately. Accuracy also differs by digit: the lowest recall is for
   {worst[0]} ({_pct(worst[1]['recall'])}); the most frequent confusions are {confused}.
-- **Images unlike MNIST.** Fed directly to the network (without `predict`'s preprocessing), accuracy drops below
-  {floor:.0%} with {breaks} (see the robustness table).
+- **Images unlike MNIST.** Fed directly to the network (without `predict`'s preprocessing), accuracy first falls
+  below {floor:.0%} with {breaks} (see the robustness table).
   `predict`'s preprocessing undoes inversion, background and contrast, position and size, but not rotation,
   noise or blur.
 - **Confidence.** Raw probabilities are {'under' if cal['temperature'] < 1 else 'over'}-confident (expected calibration error
@@ -485,7 +491,8 @@ validation accuracy only; the test set was used once, for the evaluation below.
 
 {cfg['optimizer']} (peak learning rate {cfg['lr']:g}, weight decay {cfg['weight_decay']:g}), {cfg['schedule']} schedule,
 {train_summary['epochs_run']} epochs of {cfg['epochs']} planned (best: epoch {train_summary['best_epoch']}), batches of
-{cfg['batch_size']}, label smoothing {cfg['label_smoothing']:g}, {'random affine augmentation (' + aug + ')' if cfg.get('augment', True) else 'no augmentation'},
+{cfg['batch_size']}, label smoothing {cfg['label_smoothing']:g}, {'random affine augmentation (' + aug + ')' if cfg.get('augment', True) else 'no affine augmentation'},
+{'photometric augmentation: grey background, dimmer ink and Gaussian noise (' + photo + ')' if cfg.get('photometric', False) else 'no photometric augmentation'},
 {'exponential moving average of the weights (decay ' + format(cfg['ema'], 'g') + ')' if cfg.get('ema') else 'no weight averaging'},
 precision {train_summary['precision']}, seed {cfg['seed']}.
 

@@ -24,7 +24,7 @@ from tqdm import tqdm
 from .core import atomic_write, read_json, write_json
 from .data import N_VAL, QUICK_SIZES, ensure_data, load_split
 from .model import MODELS, build_model, count_parameters
-from .transforms import augment_batch, normalize, to_input, to_unit
+from .transforms import augment_batch, normalize, photometric_batch, to_input, to_unit
 
 # %% auto #0
 __all__ = ['OPTIMIZERS', 'SCHEDULES', 'PRECISIONS', 'RECIPES', 'QUICK_EPOCHS', 'TrainConfig', 'make_config', 'pick_device',
@@ -51,6 +51,7 @@ class TrainConfig:
     step_gamma: float = 0.7
     label_smoothing: float = 0.1
     augment: bool = True
+    photometric: bool = True
     ema: float = 0.998
     patience: int = 5
     seed: int = 0
@@ -71,6 +72,8 @@ class TrainConfig:
         if not 0 < self.warmup < 1: bad('warmup', 'it must be a fraction of the training steps in (0, 1)')
         if not 0 < self.step_gamma <= 1: bad('step_gamma', 'it must be in (0, 1]')
         if not 0 <= self.label_smoothing < 1: bad('label_smoothing', 'it must be in [0, 1)')
+        if not isinstance(self.augment, bool): bad('augment', 'it must be True or False')
+        if not isinstance(self.photometric, bool): bad('photometric', 'it must be True or False')
         if not 0 <= self.ema < 1: bad('ema', 'it must be a decay in [0, 1) (0: off)')
         if not isinstance(self.patience, int) or self.patience < 0: bad('patience', 'it must be a whole number >= 0 (0: off)')
         if self.precision not in PRECISIONS: bad('precision', f'choose one of {", ".join(PRECISIONS)}')
@@ -80,7 +83,8 @@ class TrainConfig:
 RECIPES = {
     'default': {},
     'pytorch-examples': dict(model='baseline', epochs=14, batch_size=64, lr=1.0, weight_decay=0.0, optimizer='adadelta',
-                             schedule='step', step_gamma=0.7, label_smoothing=0.0, augment=False, ema=0.0, patience=0,
+                             schedule='step', step_gamma=0.7, label_smoothing=0.0, augment=False, photometric=False,
+                             ema=0.0, patience=0,
                              precision='fp32'),
 }
 QUICK_EPOCHS = 6
@@ -230,6 +234,7 @@ def train(run, cfg: TrainConfig, data_dir=None, quick: bool = False, resume: boo
             if len(idx) < 2: continue                                      # batch norm needs two images
             x = to_unit(train_x[idx])
             if cfg.augment: x = augment_batch(x, aug_gen)
+            if cfg.photometric: x = photometric_batch(x, aug_gen)
             x = normalize(x, mean, std).to(dev).contiguous(memory_format=torch.channels_last)
             y = train_y[idx].to(dev)
             with torch.autocast(**autocast):

@@ -13,8 +13,8 @@ from torch import nn
 from torchvision.transforms import v2
 
 # %% auto #0
-__all__ = ['AUGMENT', 'to_unit', 'normalize', 'to_input', 'eval_transform_v2', 'train_transform_v2', 'random_affine_matrices',
-           'augment_batch', 'AugmentedImages']
+__all__ = ['AUGMENT', 'PHOTOMETRIC', 'to_unit', 'normalize', 'to_input', 'eval_transform_v2', 'train_transform_v2',
+           'random_affine_matrices', 'augment_batch', 'photometric_batch', 'AugmentedImages']
 
 # %% ../nbs/02_transforms.ipynb #75e38d73
 def to_unit(images) -> torch.Tensor:
@@ -65,6 +65,18 @@ def augment_batch(x: torch.Tensor, generator=None, **ranges) -> torch.Tensor:
     theta = random_affine_matrices(len(x), generator=generator, **{**AUGMENT, **ranges})
     grid = F.affine_grid(theta.to(x.dtype), list(x.shape), align_corners=False)
     return F.grid_sample(x, grid.to(x.device), mode='bilinear', padding_mode='zeros', align_corners=False)
+
+# %% ../nbs/02_transforms.ipynb #c5d664f2
+PHOTOMETRIC = dict(p=0.5, background=0.4, noise=0.15)  # default probability and strengths
+
+def photometric_batch(x: torch.Tensor, generator=None, p: float = PHOTOMETRIC['p'], background: float = PHOTOMETRIC['background'],
+                      noise: float = PHOTOMETRIC['noise']) -> torch.Tensor:
+    "With probability `p` per image of `x` (N×1×28×28 in [0, 1]): a grey background, dimmer ink and Gaussian noise."
+    u = torch.rand(len(x), 4, 1, 1, 1, generator=generator)                # apply?, background, ink, noise std
+    paper, ink = u[:, 1] * background, 1 - u[:, 2] * background / 2
+    distorted = paper + (ink - paper) * x                                  # 0 -> paper, 1 -> ink
+    distorted = distorted + u[:, 3] * noise * torch.randn(x.shape, generator=generator)
+    return torch.where(u[:, 0] < p, distorted.clamp(0, 1), x)
 
 # %% ../nbs/02_transforms.ipynb #56109639
 class AugmentedImages(torch.utils.data.Dataset):
