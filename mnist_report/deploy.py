@@ -474,7 +474,7 @@ The network always answers one of ten digits, even for an image with no digit in
 - **Images unlike MNIST.** Fed directly to the network (without `predict`'s preprocessing), accuracy first falls
   below {floor:.0%} with {breaks} (see the robustness table).
   `predict`'s preprocessing undoes inversion, background and contrast, position and size, but not rotation,
-  noise or blur.
+  noise or blur{'' if cfg.get('photometric', False) else "; for noisy images, retrain with the `photometric` option (transforms chapter)"}.
 - **Confidence.** Raw probabilities are {'under' if cal['temperature'] < 1 else 'over'}-confident (expected calibration error
   {cal['before']['ece']:.4f}); the temperature {cal['temperature']:.4f} brings it to {cal['after']['ece']:.4f} on the test set.
   A high probability is still no guarantee for inputs unlike MNIST.

@@ -51,7 +51,7 @@ class TrainConfig:
     step_gamma: float = 0.7
     label_smoothing: float = 0.1
     augment: bool = True
-    photometric: bool = True
+    photometric: bool = False
     ema: float = 0.998
     patience: int = 5
     seed: int = 0
