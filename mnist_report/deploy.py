@@ -347,9 +347,8 @@ FACTOR_PHRASES = {'gaussian_noise': 'Gaussian noise of std {:g} on 0-1 pixels', 
 def _breaks_at(kind: str, curve: list[dict], floor: float) -> str:
     "Where accuracy under perturbation `kind` first drops below `floor`, as a phrase."
     phrase = FACTOR_PHRASES.get(kind, kind.replace('_', ' ') + ' at {:g}').format
-    level = next((c['level'] for c in curve if c['accuracy'] < floor), None)
-    return f'{phrase(level)} ({_pct(next(c["accuracy"] for c in curve if c["level"] == level))})' if level is not None else \
-           f'never with {phrase(curve[-1]["level"])} or less'
+    first = next((c for c in curve if c['accuracy'] < floor), None)
+    return f'{phrase(first["level"])} ({_pct(first["accuracy"])})' if first else f'never with {phrase(curve[-1]["level"])} or less'
 
 def get_started(repo_id: str) -> str:
     "The card's copy-paste example for the model in `repo_id` (executed by this chapter)."

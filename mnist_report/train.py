@@ -83,8 +83,7 @@ class TrainConfig:
 RECIPES = {
     'default': {},
     'pytorch-examples': dict(model='baseline', epochs=14, batch_size=64, lr=1.0, weight_decay=0.0, optimizer='adadelta',
-                             schedule='step', step_gamma=0.7, label_smoothing=0.0, augment=False, photometric=False,
-                             ema=0.0, patience=0,
+                             schedule='step', step_gamma=0.7, label_smoothing=0.0, augment=False, ema=0.0, patience=0,
                              precision='fp32'),
 }
 QUICK_EPOCHS = 6

@@ -6,6 +6,7 @@ import logging
 import os
 import pickle
 import re
+import secrets
 import shutil
 import subprocess
 import sys
@@ -347,7 +348,7 @@ def test_cli_without_a_usable_model_exits_2(tmp_path, capsys):
 
 # ---------------------------------------------------------------------------------------------------- publishing
 
-SECRET = 'hf_TESTtoken0123456789abcdefSECRET'
+SECRET = 'hf' + '_' + secrets.token_hex(16)  # a fresh fake token per run (never a real one, never a literal in the repo)
 
 
 class FakeApi:
