@@ -5,19 +5,24 @@
 # %% ../nbs/00_core.ipynb #2196f546
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['DATA_ENV', 'QUICK_ENV', 'RUN_ENV', 'project_root', 'resolve_path', 'is_quick', 'resolve_run_dir', 'atomic_write',
-           'write_json', 'read_json', 'display_path', 'save_figure']
+__all__ = ['DATA_ENV', 'QUICK_ENV', 'RUN_ENV', 'CANONICAL_RUN', 'QUICK_RUN', 'project_root', 'resolve_path', 'is_quick',
+           'resolve_run_dir', 'atomic_write', 'write_json', 'read_json', 'replacing_folder', 'display_path',
+           'save_figure', 'pct']
 
 # %% ../nbs/00_core.ipynb #3c28fb07
 DATA_ENV = 'MNIST_REPORT_DATA'      # folder that holds MNIST/raw/ (e.g. ../shared/data)
 QUICK_ENV = 'MNIST_REPORT_QUICK'    # 1: every chapter uses the quick subset (used by nbdev_test)
 RUN_ENV = 'MNIST_REPORT_RUN_DIR'    # default run folder when a chapter gets none
+CANONICAL_RUN = 'runs/canonical'    # the committed run; its notebooks are nbs/ themselves
+QUICK_RUN = 'runs/quick'            # default folder of quick runs, so they never overwrite the canonical one
 
 # %% ../nbs/00_core.ipynb #6d6bd959
 def project_root(start=None) -> Path:
@@ -40,8 +45,8 @@ def is_quick(quick=False) -> bool:
 
 # %% ../nbs/00_core.ipynb #c7edaf7b
 def resolve_run_dir(run_dir=None, quick=False) -> Path:
-    "Run folder (created, with `figures/`): `run_dir`, else `$MNIST_REPORT_RUN_DIR`, else `runs/canonical` (`runs/quick` in quick mode)."
-    run_dir = run_dir or os.environ.get(RUN_ENV) or ('runs/quick' if is_quick(quick) else 'runs/canonical')
+    "Run folder (created, with `figures/`): `run_dir`, else `$MNIST_REPORT_RUN_DIR`, else the canonical (quick) run."
+    run_dir = run_dir or os.environ.get(RUN_ENV) or (QUICK_RUN if is_quick(quick) else CANONICAL_RUN)
     run = resolve_path(run_dir)
     (run/'figures').mkdir(parents=True, exist_ok=True)
     return run
@@ -76,6 +81,24 @@ def read_json(path):
     "The JSON object stored at `path`."
     return json.loads(Path(path).read_text(encoding='utf-8'))
 
+# %% ../nbs/00_core.ipynb #d6a8fd8e
+@contextlib.contextmanager
+def replacing_folder(target):
+    "Yield a staging folder beside `target`; on success it replaces `target`, on failure it is removed."
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f'.{target.name}-'))
+    old = target.with_name(f'.{target.name}-old')
+    try:
+        yield staging
+        if target.exists():
+            shutil.rmtree(old, ignore_errors=True)
+            target.rename(old)
+        staging.rename(target)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
 # %% ../nbs/00_core.ipynb #4c32e331
 def display_path(path) -> str:
     "`path` relative to the project root when it lies inside it, else as given."
@@ -90,3 +113,8 @@ def save_figure(fig, run, name: str, dpi: int = 120) -> Path:
     buf = io.BytesIO()
     fig.savefig(buf, format='png', dpi=dpi, bbox_inches='tight')
     return atomic_write(Path(run)/'figures'/f'{name}.png', buf.getvalue())
+
+# %% ../nbs/00_core.ipynb #ef438965
+def pct(x: float, digits: int = 2) -> str:
+    "Fraction `x` as a percentage with `digits` decimals, e.g. `0.9968` -> `'99.68%'`."
+    return f'{100 * x:.{digits}f}%'
