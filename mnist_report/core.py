@@ -29,7 +29,8 @@ def project_root(start=None) -> Path:
     "Nearest folder at or above `start` (default: the working directory) holding `settings.ini`, else `start`."
     start = Path(start or Path.cwd()).resolve()
     for folder in (start, *start.parents):
-        if (folder/'settings.ini').is_file(): return folder
+        if (folder/'settings.ini').is_file():
+            return folder
     return start
 
 # %% ../nbs/00_core.ipynb #c01792e2
@@ -53,7 +54,8 @@ def resolve_run_dir(run_dir=None, quick=False) -> Path:
 
 # %% ../nbs/00_core.ipynb #1aebd324
 def _umask() -> int:
-    mask = os.umask(0); os.umask(mask)
+    mask = os.umask(0)
+    os.umask(mask)
     return mask
 
 def atomic_write(path, data: bytes | str) -> Path:
@@ -65,7 +67,8 @@ def atomic_write(path, data: bytes | str) -> Path:
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes files private; artifacts are ordinary files
         with os.fdopen(fd, 'wb') as f:
             f.write(data.encode('utf-8') if isinstance(data, str) else data)
-            f.flush(); os.fsync(f.fileno())
+            f.flush()
+            os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -103,8 +106,10 @@ def replacing_folder(target):
 def display_path(path) -> str:
     "`path` relative to the project root when it lies inside it, else as given."
     path = Path(path)
-    try: return str(path.resolve().relative_to(project_root()))
-    except ValueError: return str(path)
+    try:
+        return str(path.resolve().relative_to(project_root()))
+    except ValueError:
+        return str(path)
 
 # %% ../nbs/00_core.ipynb #27e3f319
 def save_figure(fig, run, name: str, dpi: int = 120) -> Path:

@@ -1,12 +1,27 @@
-"""Open every page of a rendered report in headless Chromium: no image may be missing; save a screenshot.
+"""Open every page of a rendered report in headless Chromium and check what a reader sees; save a screenshot.
 
     .venv/bin/python tests/browser_check.py _site figures/report-screenshot.png
+
+A page fails when its visible text shows rendering debris (`:::`, `#|`, `{#`), a traceback or warning, a path of the
+machine that rendered it, when an image does not load, a local link points nowhere, or the sidebar lacks a page.
 """
+import re
 import sys
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 CHROMIUM, CHROMEDRIVER = '/usr/bin/chromium', '/usr/bin/chromedriver'
+
+# what no reader should see: unrendered Quarto/nbdev syntax, errors, and the rendering machine's own paths
+FORBIDDEN = {
+    'fenced div': re.compile(r':::'),
+    'cell directive': re.compile(r'#\|'),
+    'attribute block': re.compile(r'\{#'),
+    'traceback': re.compile(r'Traceback'),
+    'warning': re.compile(r'Warning:'),
+    'site-packages': re.compile(r'site-packages'),
+    'absolute path': re.compile(r'(?<![\w:/.~-])/(?:home|root|tmp|work|usr|opt|var|mnt|srv|private|Users|nix)/[\w.-]'),
+}
 
 
 def browser():
@@ -21,23 +36,51 @@ def browser():
     return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
 
 
-def check_site(site: Path, screenshot: Path | None = None) -> dict:
-    "Per page: the images and whether each loaded (naturalWidth > 0), and local links that point nowhere."
+def visible_problems(text: str) -> list[str]:
+    "Each forbidden thing in a page's visible `text`, with a little context."
+    problems = []
+    for name, pattern in FORBIDDEN.items():
+        for m in pattern.finditer(text):
+            problems.append(f'{name}: ...{text[max(0, m.start() - 40):m.end() + 40]!r}...')
+    return problems
+
+
+_PAGE_SCRIPT = """
+return {
+  text: document.body.innerText,
+  images: Array.from(document.images).map(i => [i.getAttribute('src'), i.complete && i.naturalWidth > 0]),
+  links: Array.from(document.links).map(a => a.href),
+  nav: Array.from(document.querySelectorAll('nav a')).map(a => a.href),
+  captions: Array.from(document.querySelectorAll('figcaption')).map(f => f.innerText.trim()),
+  search: !!document.querySelector('#quarto-search, .aa-Autocomplete, input[type=search]'),
+};"""
+
+
+def _page_report(page: dict, expected_pages) -> dict:
+    "Per-page findings from what the browser returned."
+    local = [unquote(urlparse(h).path) for h in page['links'] if h.startswith('file:')]
+    nav_files = {Path(unquote(urlparse(h).path)).name for h in page['nav'] if h.startswith('file:')}
+    return {'images': len(page['images']), 'missing_images': [src for src, ok in page['images'] if not ok],
+            'broken_links': [p for p in local if not Path(p).exists()],
+            'sidebar_missing': sorted(set(expected_pages) - nav_files),
+            'problems': visible_problems(page['text']),
+            'figure_captions': [c for c in page['captions'] if c.startswith('Figure')],
+            'search': page['search']}
+
+
+def check_site(site: Path, screenshot: Path | None = None, pages=None) -> dict:
+    "Open each page of `site` (default: every HTML page); what a reader would find wrong with it."
     site = Path(site).resolve()
-    pages = sorted(site.glob('*.html'))
-    if not pages: raise FileNotFoundError(f'no HTML pages in {site}')
+    files = [site/p for p in pages] if pages else sorted(site.glob('*.html'))
+    if not files:
+        raise FileNotFoundError(f'no HTML pages in {site}')
+    expected = [f.name for f in files]
     report = {}
     driver = browser()
     try:
-        for page in pages:
-            driver.get(page.as_uri())
-            images = driver.execute_script(
-                "return Array.from(document.images).map(i => [i.getAttribute('src'), i.complete && i.naturalWidth > 0]);")
-            links = driver.execute_script("return Array.from(document.links).map(a => a.href);")
-            broken = [href for href in links if href.startswith('file:')
-                      and not Path(unquote(urlparse(href).path)).exists()]
-            report[page.name] = {'images': len(images), 'missing_images': [src for src, ok in images if not ok],
-                                 'broken_links': broken, 'title': driver.title}
+        for file in files:
+            driver.get(file.as_uri())
+            report[file.name] = {**_page_report(driver.execute_script(_PAGE_SCRIPT), expected), 'title': driver.title}
         if screenshot:
             driver.get((site/'index.html').as_uri())
             Path(screenshot).parent.mkdir(parents=True, exist_ok=True)
@@ -47,9 +90,18 @@ def check_site(site: Path, screenshot: Path | None = None) -> dict:
     return report
 
 
+def failures(report: dict) -> dict:
+    "The pages with anything wrong, and what."
+    keys = ('missing_images', 'broken_links', 'sidebar_missing', 'problems')
+    return {name: {k: page[k] for k in keys if page[k]} for name, page in report.items() if any(page[k] for k in keys)}
+
+
 if __name__ == '__main__':
     result = check_site(Path(sys.argv[1]), Path(sys.argv[2]) if len(sys.argv) > 2 else None)
     for name, page in result.items():
-        print(f"{name:22s} {page['images']:3d} images, missing {page['missing_images'] or 'none'}, "
-              f"broken links {page['broken_links'] or 'none'}  ({page['title']})")
-    sys.exit(1 if any(p['missing_images'] or p['broken_links'] for p in result.values()) else 0)
+        print(f"{name:22s} {page['images']:3d} images, {len(page['figure_captions']):2d} numbered figures  "
+              f"({page['title']})")
+    bad = failures(result)
+    for name, what in bad.items():
+        print(f'FAIL {name}: {what}')
+    sys.exit(1 if bad else 0)

@@ -1,5 +1,8 @@
-"""The rendered report: the fallback site's shape, its errors, and every page in a real (headless) browser."""
+"""The rendered report: both renderers give the same pages; every page passes a reader's check in Chromium."""
+import contextlib
+import io
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -7,64 +10,107 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from mnist_report.chain import CHAPTERS
-from mnist_report.report import RenderError, render
+from mnist_report.cli import main
+from mnist_report.report import RenderError, find_quarto, render, site_pages
 
-from browser_check import CHROMEDRIVER, CHROMIUM, check_site
+from browser_check import CHROMEDRIVER, CHROMIUM, check_site, failures
+
+EXPECTED_PAGES = [re.sub(r'^\d+_', '', name) + '.html' for name in site_pages()]   # Quarto drops the number
 
 
 def _tiny_run(folder: Path) -> Path:
     folder.mkdir(parents=True)
     nbformat.write(new_notebook(cells=[new_markdown_cell('# Front\n\nHello.')]), folder/'index.ipynb')
-    nbformat.write(new_notebook(cells=[new_markdown_cell('# One\n\n## Part'), new_code_cell('x = 1')]), folder/'01_eda.ipynb')
+    chapter = new_notebook(cells=[new_markdown_cell('# One'), new_markdown_cell('## Part'), new_code_cell('x = 1')])
+    nbformat.write(chapter, folder/'01_eda.ipynb')
     return folder
 
 
 def test_failed_render_keeps_the_previous_site(tmp_path, monkeypatch):
     run = _tiny_run(tmp_path/'run')
     render(run, tmp_path/'site', renderer='fallback')
-    before = (tmp_path/'site'/'01_eda.html').read_text()
+    before = (tmp_path/'site'/'eda.html').read_text()
     import mnist_report.report as report
-    def fail(*args, **kwargs): raise RuntimeError('pandoc crashed')
+
+    def fail(*args, **kwargs):
+        raise RuntimeError('pandoc crashed')
     monkeypatch.setattr(report, 'render_fallback', fail)
-    with pytest.raises(RuntimeError, match='pandoc crashed'): render(run, tmp_path/'site', renderer='fallback')
-    assert (tmp_path/'site'/'01_eda.html').read_text() == before
+    with pytest.raises(RuntimeError, match='pandoc crashed'):
+        render(run, tmp_path/'site', renderer='fallback')
+    assert (tmp_path/'site'/'eda.html').read_text() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ['run', 'site']       # no staging folder left behind
 
 
-def test_quarto_requested_but_missing_and_empty_runs_are_clear_errors(tmp_path):
+def test_quarto_requested_but_missing_and_empty_runs_are_clear_errors(tmp_path, monkeypatch):
     run = _tiny_run(tmp_path/'run')
-    if not shutil.which('quarto'):
-        with pytest.raises(RenderError, match='Quarto is not installed'): render(run, tmp_path/'site', renderer='quarto')
+    monkeypatch.setenv('PATH', str(tmp_path))             # a machine without Quarto
+    monkeypatch.delenv('QUARTO_PATH', raising=False)
+    with pytest.raises(RenderError, match='Quarto is not installed'):
+        render(run, tmp_path/'site', renderer='quarto')
     (tmp_path/'empty').mkdir()
-    with pytest.raises(RenderError, match='no executed notebooks'): render(tmp_path/'empty', tmp_path/'site2')
+    with pytest.raises(RenderError, match='no executed notebooks'):
+        render(tmp_path/'empty', tmp_path/'site2')
 
 
-@pytest.fixture(scope='module')
-def rendered_site(tmp_path_factory):
-    "The quick chain of `make test` (or the canonical run) rendered into a temporary folder."
-    run = os.environ.get('MNIST_REPORT_CHAIN_RUN') or 'runs/canonical'
-    out = tmp_path_factory.mktemp('site')/'site'
-    return render(run, out), out
+def _chain_run():
+    return os.environ.get('MNIST_REPORT_CHAIN_RUN') or 'runs/canonical'
 
 
-def test_report_site_has_every_chapter_in_order(rendered_site):
-    site, out = rendered_site
-    assert site['pages'] == sorted(f'{c}.html' for c in CHAPTERS)
-    index = (out/'index.html').read_text()
-    positions = [index.index(f'href="{c}.html"') for c in ('index', *CHAPTERS[:-1])]
+@pytest.fixture(scope='module', params=['auto', 'fallback'])
+def rendered_site(request, tmp_path_factory):
+    "The quick chain of `make test` (or the canonical run) rendered by Quarto (auto) and by the fallback."
+    if request.param == 'auto' and os.environ.get('CI') and not find_quarto():
+        pytest.fail('CI renders with Quarto: make puts ../shared/tools/install-quarto on PATH')
+    out = tmp_path_factory.mktemp(f'site-{request.param}')/'site'
+    return render(_chain_run(), out, renderer=request.param)
+
+
+def test_both_renderers_give_every_chapter_in_order(rendered_site):
+    assert rendered_site['pages'] == EXPECTED_PAGES and not rendered_site['warnings'], rendered_site
+    index = (rendered_site['out']/'index.html').read_text()
+    positions = [index.index(f'href="./{page}"' if 'Quarto' in rendered_site['renderer'] else f'href="{page}"')
+                 for page in EXPECTED_PAGES[1:]]
     assert positions == sorted(positions)
-    if not shutil.which('quarto'): assert 'Quarto is not installed' in index and site['renderer'].startswith('pandoc')
+    if 'Quarto' not in rendered_site['renderer']:
+        assert 'fallback renderer' in index
 
 
 def test_every_page_in_headless_chromium(rendered_site, tmp_path):
     if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
-        if os.environ.get('CI'): pytest.fail('Chromium is required in CI: .ci/run installs chromium and chromium-driver')
+        if os.environ.get('CI'):
+            pytest.fail('Chromium is required in CI: .ci/run installs chromium and chromium-driver')
         pytest.skip('headless Chromium not installed (apt-get install chromium chromium-driver)')
-    _, out = rendered_site
-    shot = Path(os.environ.get('MNIST_REPORT_SCREENSHOT', tmp_path/'report.png'))
-    report = check_site(out, shot)
-    assert len(report) == len(CHAPTERS)
-    for name, page in report.items():
-        assert not page['missing_images'] and not page['broken_links'], (name, page)
+    shot = tmp_path/'report.png'
+    report = check_site(rendered_site['out'], shot, EXPECTED_PAGES)
+    assert not failures(report), failures(report)
     assert sum(p['images'] for p in report.values()) >= 10 and shot.stat().st_size > 10_000
+    assert sum(len(p['figure_captions']) for p in report.values()) >= 8      # numbered, captioned figures
+    if 'Quarto' in rendered_site['renderer']:
+        assert all(p['search'] for p in report.values())
+
+
+def test_the_checker_catches_debris_and_missing_pages(tmp_path):
+    if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
+        pytest.skip('headless Chromium not installed')
+    page = '<html><body><nav><a href="index.html">x</a></nav><p>::: {#x .cell 0=\'e\'}</p><p>/work/x/site-packages' \
+           '</p><img src="gone.png"></body></html>'
+    (tmp_path/'index.html').write_text(page)
+    (tmp_path/'eda.html').write_text('<html><body><nav><a href="index.html">x</a></nav>fine</body></html>')
+    bad = failures(check_site(tmp_path, pages=['index.html', 'eda.html']))
+    assert {'fenced div', 'attribute block', 'site-packages', 'absolute path'} <= \
+        {p.split(':')[0] for p in bad['index.html']['problems']}
+    assert bad['index.html']['missing_images'] and bad['eda.html']['sidebar_missing'] == ['eda.html']
+
+
+@pytest.mark.skipif(not find_quarto() and not os.environ.get('CI'), reason='Quarto is not installed')
+def test_rendering_the_canonical_run_twice_gives_the_same_pages(tmp_path):
+    outputs = []
+    for attempt in (1, 2):
+        stdout = io.StringIO()
+        with contextlib.redirect_stdout(stdout):
+            assert main(['render', '--out', str(tmp_path/f'site{attempt}')]) == 0
+        outputs.append(stdout.getvalue())
+        assert re.search(r'rendered 7 pages with Quarto [\d.]+ in [\d.]+ s', outputs[-1]), outputs[-1]
+    pages = [sorted(p.relative_to(tmp_path/f'site{i}') for p in (tmp_path/f'site{i}').rglob('*.html')) for i in (1, 2)]
+    assert pages[0] == pages[1] and len(pages[0]) >= len(EXPECTED_PAGES)
+    shutil.rmtree(tmp_path)
