@@ -1,15 +1,17 @@
-"""The chain (`mnist-report run`), its manifest, its report, and the README's generated results."""
+"""The chain (`mnist-report run`), its manifest, and the README's generated results."""
 import contextlib
 import io
 import os
+import re
 import shutil
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from mnist_report.chain import CHAPTERS, update_readme
 from mnist_report.cli import main
-from mnist_report.core import project_root, read_json
+from mnist_report.core import CANONICAL_RUN, project_root, read_json
 from mnist_report.data import RAW_FILES
 
 ROOT = project_root(Path(__file__).parent)
@@ -17,7 +19,8 @@ ROOT = project_root(Path(__file__).parent)
 
 def _cli(*argv) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err): code = main(list(map(str, argv)))
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(list(map(str, argv)))
     return code, out.getvalue(), err.getvalue()
 
 
@@ -25,7 +28,8 @@ def _cli(*argv) -> tuple[int, str, str]:
 def quick_chain(real_root, tmp_path_factory):
     "A complete quick run made by `mnist-report run --quick`: the one `make test` just made, else a new one."
     given = os.environ.get('MNIST_REPORT_CHAIN_RUN')
-    if given and (Path(given)/'manifest.json').exists(): return Path(given)
+    if given and (Path(given)/'manifest.json').exists():
+        return Path(given)
     out = tmp_path_factory.mktemp('chain')/'quick'
     code, _, err = _cli('run', '--quick', '--out', out, '-p', 'data_dir', real_root)
     assert code == 0, err
@@ -39,19 +43,12 @@ def test_quick_chain_is_complete_and_recorded(quick_chain):
     assert all(c['status'] == 'ok' and c['seconds'] > 0 for c in manifest['chapters'])
     assert manifest['data']['sha256'] == {name: sha for name, (sha, _) in RAW_FILES.items()}
     assert len(manifest['git']['commit']) == 40 and manifest['packages']['torch']
-    for name in CHAPTERS: assert (quick_chain/f'{name}.ipynb').is_file()
+    for name in CHAPTERS:
+        assert (quick_chain/f'{name}.ipynb').is_file()
     for artifact in ('data.json', 'history.csv', 'best/model.safetensors', 'baseline/best/model.safetensors',
                      'metrics.json', 'hub/model.safetensors', 'hub/config.json', 'hub/README.md'):
         assert (quick_chain/artifact).is_file(), artifact
     assert read_json(quick_chain/'metrics.json')['run']['quick'] is True
-
-
-def test_quick_chain_renders_into_a_folder(quick_chain, tmp_path):
-    from mnist_report.report import render
-    site = render(quick_chain, tmp_path/'site')
-    pages = sorted(p.name for p in (tmp_path/'site').rglob('*.html'))
-    assert 'index.html' in pages and len(pages) >= len(CHAPTERS)
-    if shutil.which('quarto') is None: assert 'quarto' not in site['renderer'].split('(')[0].lower()
 
 
 def test_unknown_parameter_is_rejected_before_anything_runs(tmp_path):
@@ -62,7 +59,8 @@ def test_unknown_parameter_is_rejected_before_anything_runs(tmp_path):
 
 def test_failing_chapter_stops_the_chain_and_keeps_completed_chapters(tmp_path):
     out = tmp_path/'run'
-    code, _, err = _cli('run', '--quick', '--out', out, '--chapters', '03_model,01_eda', '-p', 'data_dir', tmp_path/'no-data')
+    code, _, err = _cli('run', '--quick', '--out', out, '--chapters', '03_model,01_eda',
+                        '-p', 'data_dir', tmp_path/'no-data')
     assert code == 1 and 'chapter 01_eda failed: MNISTDataError' in err and 'Completed chapters (03_model)' in err
     assert 'Traceback' not in err
     manifest = read_json(out/'manifest.json')
@@ -72,7 +70,13 @@ def test_failing_chapter_stops_the_chain_and_keeps_completed_chapters(tmp_path):
 
 def test_readme_results_table_is_generated_from_the_canonical_metrics(tmp_path):
     "The committed README's table must be exactly what the committed runs/canonical/metrics.json generates."
-    if not (ROOT/'runs/canonical/metrics.json').exists(): pytest.skip('no canonical metrics.json yet')
     copy = tmp_path/'README.md'
     shutil.copy(ROOT/'README.md', copy)
-    assert update_readme(copy, ROOT/'runs/canonical') is False, 'README results differ from runs/canonical: run `mnist-report readme`'
+    assert update_readme(copy, ROOT/CANONICAL_RUN) is False, 'README differs from the run: run `mnist-report readme`'
+
+
+def test_front_page_lists_exactly_the_chain_chapters():
+    "The front page's chapter table is prose, checked against the one chapter list (chain.CHAPTERS)."
+    text = '\n'.join(c.source for c in nbformat.read(ROOT/'nbs'/'index.ipynb', 4).cells if c.cell_type == 'markdown')
+    listed = re.findall(r'^\| \[\d+\. [^]]+\]\((\w+)\.ipynb\)', text, re.M)
+    assert listed == [c for c in CHAPTERS if c != 'index']
