@@ -34,7 +34,6 @@ __all__ = ['CHAPTERS', 'PACKAGES', 'RESULTS_START', 'RESULTS_END', 'BENCHMARK_ST
 # %% ../nbs/80_chain.ipynb #a041506e
 CHAPTERS = ('01_eda', '02_transforms', '03_model', '04_training', '05_evaluation', '06_deployment', 'index')
 
-
 def chapter_path(name: str) -> Path:
     "The source notebook of chapter `name` in `nbs/`."
     path = project_root()/'nbs'/f'{name}.ipynb'
@@ -42,7 +41,6 @@ def chapter_path(name: str) -> Path:
         raise FileNotFoundError(f'chapter notebook {path} not found. '
                                 'Fix: run mnist-report inside the project checkout.')
     return path
-
 
 def chapter_parameters(name: str) -> dict:
     "The parameters that chapter `name` declares in its papermill `parameters` cell, with their defaults."
@@ -57,7 +55,6 @@ def parse_value(text: str):
         return yaml.safe_load(text)
     except yaml.YAMLError:
         return text
-
 
 def check_parameters(params: dict, chapters=CHAPTERS) -> dict:
     "The declared parameters of each chapter; `ValueError` naming any name in `params` that no chapter declares."
@@ -74,7 +71,6 @@ def check_parameters(params: dict, chapters=CHAPTERS) -> dict:
 PACKAGES = ('mnist_report', 'torch', 'torchvision', 'numpy', 'scikit-learn', 'papermill', 'nbdev', 'huggingface_hub',
             'safetensors')
 
-
 def package_versions(names=PACKAGES) -> dict:
     "Installed versions of `names` (None when a package is missing)."
     def version(name):
@@ -83,7 +79,6 @@ def package_versions(names=PACKAGES) -> dict:
         except importlib.metadata.PackageNotFoundError:
             return None
     return {name: version(name) for name in names}
-
 
 def git_state(root=None) -> dict:
     "The checkout's commit and whether it has uncommitted changes (None outside git)."
@@ -95,7 +90,6 @@ def git_state(root=None) -> dict:
     except (OSError, subprocess.CalledProcessError):
         return {'commit': None, 'dirty': None}
 
-
 def data_hashes(data_dir=None) -> dict:
     "SHA-256 of the four raw MNIST files, or the reason they could not be read."
     try:
@@ -104,7 +98,6 @@ def data_hashes(data_dir=None) -> dict:
     except MNISTDataError as e:
         return {'error': str(e)}
 
-
 def new_manifest(out: Path, quick: bool, params: dict, in_place: bool) -> dict:
     "The manifest of a run that starts now: what runs, on which code, data and machine."
     machine = {'platform': platform.platform(), 'processor': platform.processor() or platform.machine(),
@@ -112,7 +105,6 @@ def new_manifest(out: Path, quick: bool, params: dict, in_place: bool) -> dict:
     return {'run_dir': display_path(out), 'quick': bool(quick), 'in_place': in_place, 'parameters': params,
             'started': _now(), 'git': git_state(), 'packages': package_versions(),
             'data': data_hashes(params.get('data_dir')), 'machine': machine, 'chapters': [], 'status': 'running'}
-
 
 def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec='seconds')
@@ -128,7 +120,6 @@ def drop_injected_parameters(path) -> bool:
     atomic_write(path, nbformat.writes(nb))
     return True
 
-
 @contextlib.contextmanager
 def _environment(unset=()):
     "Environment variables `unset` removed for the duration (the kernels inherit the environment)."
@@ -142,7 +133,6 @@ def _environment(unset=()):
 class ChainError(RuntimeError):
     "A chapter of the chain failed; the message names it, its error, and where the completed work is."
 
-
 def _chapter_parameters(name: str, params: dict, declared: dict, out: Path, quick: bool, in_place: bool) -> dict:
     "What papermill injects into chapter `name`: the parameters it declares, and the run folder and mode."
     if in_place:
@@ -150,7 +140,6 @@ def _chapter_parameters(name: str, params: dict, declared: dict, out: Path, quic
     chosen = {k: v for k, v in params.items() if k in declared[name]}
     chosen.update({k: v for k, v in (('run_dir', str(out)), ('quick', bool(quick))) if k in declared[name]})
     return chosen
-
 
 def _execute(name: str, target: Path, parameters: dict, in_place: bool) -> None:
     "Execute chapter `name` into `target` with papermill (`nbs/` as the working directory)."
@@ -170,7 +159,6 @@ def _record(manifest: dict, out: Path, name: str, target: Path, seconds: float, 
         manifest['status'] = status
     write_json(out/'manifest.json', manifest)
 
-
 def _failure(manifest: dict, out: Path, name: str, target: Path, e) -> ChainError:
     "The error that stops the chain at chapter `name`, naming what completed and where it is."
     done = [c['chapter'] for c in manifest['chapters'] if c['status'] == 'ok']
@@ -188,7 +176,6 @@ def _run_folder(out, quick: bool, params: dict) -> tuple[Path, bool]:
                          f'Fix: give other parameters a run folder of their own (--out runs/NAME); set the data folder '
                          f'with ${DATA_ENV}.')
     return out, in_place
-
 
 def run_chain(out=None, quick: bool = False, params: dict | None = None, chapters=CHAPTERS,
               progress: bool = True) -> dict:
@@ -222,18 +209,15 @@ RESULTS_START, RESULTS_END = '<!-- results:start -->', '<!-- results:end -->'
 BENCHMARK_START, BENCHMARK_END = '<!-- benchmark:start -->', '<!-- benchmark:end -->'
 BENCHMARKS = ('benchmarks/train_speed.md', 'benchmarks/train_speed_quick.md')
 
-
 def benchmark_excerpt(path) -> str:
     "The header and table of a benchmark's markdown output (without its title and raw curves)."
     text = Path(path).read_text(encoding='utf-8').split('<details>')[0]
     return text[text.index('Benchmark run'):].strip()
 
-
 def _between(text: str, start: str, end: str, content: str) -> str:
     "`text` with what stands between the markers `start` and `end` replaced by `content`."
     head, rest = text.split(start, 1)
     return f'{head}{start}\n{content}\n{end}{rest.split(end, 1)[1]}'
-
 
 def _optional_json(path: Path):
     return read_json(path) if path.exists() else None
@@ -244,7 +228,6 @@ def readme_results(run=CANONICAL_RUN) -> str:
     run = resolve_path(run)
     metrics = load_metrics(run/'metrics.json')
     return results_table(metrics, _optional_json(run/'train_summary.json'), _optional_json(run/'manifest.json'))
-
 
 def update_readme(readme, run=CANONICAL_RUN, benchmark=BENCHMARKS) -> bool:
     "Regenerate the results table (and the benchmark excerpts) between the markers of `readme`; True if it changed."

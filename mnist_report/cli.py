@@ -6,16 +6,18 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from dataclasses import asdict
 
 from .chain import CHAPTERS, ChainError, parse_value, run_chain, update_readme
 from .core import CANONICAL_RUN, DATA_ENV, QUICK_RUN, display_path
 from .data import MNISTDataError, RAW_FILES, ensure_mnist, raw_folder
-from .deploy import add_predict_arguments, cmd_predict
+from .packaged import DEFAULT_MODEL, ModelLoadError, predict_files
 from .report import RENDERERS, RenderError, render
 
 # %% auto #0
-__all__ = ['cmd_data', 'cmd_run', 'cmd_readme', 'cmd_render', 'build_parser', 'main']
+__all__ = ['cmd_data', 'cmd_run', 'cmd_readme', 'cmd_render', 'cmd_predict', 'build_parser', 'main']
 
 # %% ../nbs/90_cli.ipynb #74558e8d
 def cmd_data(args) -> int:
@@ -23,7 +25,6 @@ def cmd_data(args) -> int:
     root = ensure_mnist(args.data_dir)
     print(f'MNIST verified (SHA-256 of {len(RAW_FILES)} files) in {display_path(raw_folder(root))}')
     return 0
-
 
 def _add_data(commands) -> None:
     "The `data` sub-command."
@@ -42,7 +43,6 @@ def cmd_run(args) -> int:
     print(f"chain complete: {len(manifest['chapters'])} chapters in {manifest['total_seconds'] / 60:.1f} min; "
           f"manifest: {display_path(manifest['run_dir'])}/manifest.json")
     return 0
-
 
 def _add_run(commands) -> None:
     "The `run` sub-command."
@@ -63,7 +63,6 @@ def cmd_readme(args) -> int:
     print(f"{args.readme}: results table {'updated' if changed else 'already up to date'} from {args.run}")
     return 0
 
-
 def _add_readme(commands) -> None:
     "The `readme` sub-command."
     readme = commands.add_parser('readme', help="regenerate the README's results table from a run's metrics.json")
@@ -81,7 +80,6 @@ def cmd_render(args) -> int:
           f"into {display_path(site['out'])}/index.html")
     return 0
 
-
 def _add_render(commands) -> None:
     "The `render` sub-command."
     render_cmd = commands.add_parser('render', help="render a run's executed chapters as a report website")
@@ -91,11 +89,34 @@ def _add_render(commands) -> None:
                             help='auto: Quarto if installed, else the pandoc fallback (default: auto)')
     render_cmd.set_defaults(func=cmd_render)
 
-# %% ../nbs/90_cli.ipynb #97ab314d
+# %% ../nbs/90_cli.ipynb #75b62496
+def cmd_predict(args) -> int:
+    "Print the digit of each of `args.images`, each failure on stderr; 0 ok, 1 some image failed, 2 no model."
+    try:
+        results, errors = predict_files(args.images, args.model)
+    except ModelLoadError as e:
+        print(f'mnist-report: error: {e}', file=sys.stderr)
+        return 2
+    for message in errors:
+        print(f'mnist-report: error: {message}', file=sys.stderr)
+    if args.json:
+        rows = [{**asdict(r), 'confidence': round(r.confidence, 6),
+                 'probabilities': [round(p, 6) for p in r.probabilities]} for r in results]
+        print(json.dumps(rows, indent=1))
+    else:
+        for r in results:
+            print(f'{r.source}: {r.digit} (probability {r.confidence:.1%})')
+    return 1 if errors else 0
+
 def _add_predict(commands) -> None:
     "The `predict` sub-command."
     predict = commands.add_parser('predict', help='predict the digit in image files')
-    add_predict_arguments(predict).set_defaults(func=cmd_predict)
+    predict.add_argument('images', nargs='+', metavar='IMAGE', help='image files (PNG, JPEG, ...), one digit each')
+    predict.add_argument('--model', metavar='DIR_OR_REPO',
+                         help=f'hub folder, run folder or Hugging Face repository id (default: {DEFAULT_MODEL})')
+    predict.add_argument('--json', action='store_true',
+                         help='print a JSON list (source, digit, confidence, probabilities)')
+    predict.set_defaults(func=cmd_predict)
 
 # %% ../nbs/90_cli.ipynb #5f04ad0b
 def build_parser() -> argparse.ArgumentParser:
@@ -106,7 +127,6 @@ def build_parser() -> argparse.ArgumentParser:
     for add in (_add_data, _add_run, _add_readme, _add_render, _add_predict):
         add(commands)
     return parser
-
 
 def main(argv=None) -> int:
     "Run `mnist-report` with `argv` (default: the command line); return the exit code."

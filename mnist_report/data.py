@@ -28,11 +28,15 @@ __all__ = ['RAW_FILES', 'N_VAL', 'QUICK_SIZES', 'MNISTDataError', 'resolve_data_
 class MNISTDataError(RuntimeError):
     "MNIST is missing, incomplete, corrupt or cannot be downloaded; the message says how to fix it."
 
+_DEFAULT_SOURCE = 'the default data/ folder'  # the only root that may be created (and downloaded into)
+
 def resolve_data_dir(data_dir=None) -> tuple[Path, str]:
     "The data root and where it came from: `data_dir`, else `$MNIST_REPORT_DATA`, else `data/` in the project."
-    if data_dir: return resolve_path(data_dir), 'the data_dir parameter'
-    if os.environ.get(DATA_ENV): return resolve_path(os.environ[DATA_ENV]), f'${DATA_ENV}'
-    return project_root()/'data', 'the default data/ folder'
+    if data_dir:
+        return resolve_path(data_dir), 'the data_dir parameter'
+    if os.environ.get(DATA_ENV):
+        return resolve_path(os.environ[DATA_ENV]), f'${DATA_ENV}'
+    return project_root()/'data', _DEFAULT_SOURCE
 
 # %% ../nbs/00_data.ipynb #eb618bc9
 RAW_FILES = {  # name: (SHA-256, size in bytes)
@@ -50,10 +54,12 @@ def sha256_file(path, chunk: int = 1 << 20) -> str:
     "Hex SHA-256 of the file at `path`."
     h = hashlib.sha256()
     with open(path, 'rb') as f:
-        while block := f.read(chunk): h.update(block)
+        while block := f.read(chunk):
+            h.update(block)
     return h.hexdigest()
 
 # %% ../nbs/00_data.ipynb #0df8e5ab
+_GOOD_ROOT = 'a folder that holds MNIST/raw/ with the four IDX files (e.g. ../shared/data)'
 _FIX = (f'Fix: delete it and run again to download a fresh copy, or set {DATA_ENV} '
         'to a folder that holds a good MNIST/raw/ (e.g. ../shared/data).')
 
@@ -64,8 +70,7 @@ def verify_raw(root, files=None) -> dict:
     if missing:
         raise MNISTDataError(
             f'MNIST is incomplete in {raw}: missing {", ".join(missing)}. Fix: run once with internet access '
-            f'so torchvision downloads it, or set {DATA_ENV} to a folder that holds MNIST/raw/ '
-            'with the four IDX files (e.g. ../shared/data).')
+            f'so torchvision downloads it, or set {DATA_ENV} to {_GOOD_ROOT}.')
     hashes = {}
     for name, (expected, size) in files.items():
         path = raw/name
@@ -83,7 +88,8 @@ def _scratch_copy(root) -> Path:
     "A temporary data root whose raw files are symlinks to those below `root` (for tests)."
     dst = Path(tempfile.mkdtemp(prefix='mnist-scratch-'))
     raw_folder(dst).mkdir(parents=True)
-    for name in RAW_FILES: (raw_folder(dst)/name).symlink_to(raw_folder(root)/name)
+    for name in RAW_FILES:
+        (raw_folder(dst)/name).symlink_to(raw_folder(root)/name)
     return dst
 
 # %% ../nbs/00_data.ipynb #d251c577
@@ -95,20 +101,20 @@ def _download(root: Path):
     except Exception as e:
         reason = ' '.join(str(e).split()) or type(e).__name__
         raise MNISTDataError(
-            f'Could not download MNIST into {raw_folder(root)}: {reason}. Fix: connect to the internet and run again, or set {DATA_ENV} to a folder '
-            'that holds MNIST/raw/ with the four IDX files (e.g. ../shared/data).') from None
+            f'Could not download MNIST into {raw_folder(root)}: {reason}. Fix: connect to the internet and run again, '
+            f'or set {DATA_ENV} to {_GOOD_ROOT}.') from None
 
 def ensure_mnist(data_dir=None, download: bool = True) -> Path:
     "Verified MNIST data root: `data_dir` or its default, downloaded with torchvision if files are missing."
     root, source = resolve_data_dir(data_dir)
     if not root.is_dir():
-        if source != 'the default data/ folder':
+        if source != _DEFAULT_SOURCE:  # a named root that does not exist is a typo: create nothing
             raise MNISTDataError(
-                f'The MNIST data root {root} (from {source}) does not exist. Fix: point {source} at a folder '
-                'that holds MNIST/raw/ with the four IDX files (e.g. ../shared/data), or create the folder '
-                'to have MNIST downloaded into it.')
+                f'The MNIST data root {root} (from {source}) does not exist. Fix: point {source} at {_GOOD_ROOT}, '
+                'or create the folder to have MNIST downloaded into it.')
         root.mkdir(parents=True)
-    if download and not all((raw_folder(root)/name).is_file() for name in RAW_FILES): _download(root)
+    if download and not all((raw_folder(root)/name).is_file() for name in RAW_FILES):
+        _download(root)
     verify_raw(root)
     return root
 
@@ -125,14 +131,16 @@ QUICK_SIZES = {'train': 5000, 'val': 1000, 'test': 2000}
 def stratified_subset(labels, n: int, seed: int = 0) -> np.ndarray:
     "Sorted positions of a class-stratified random sample of `n` of `labels`."
     labels = np.asarray(labels)
-    if n >= len(labels): return np.arange(len(labels))
+    if n >= len(labels):
+        return np.arange(len(labels))
     positions, _ = train_test_split(np.arange(len(labels)), train_size=n, stratify=labels, random_state=seed)
     return np.sort(positions)
 
 def train_val_split(labels, n_val: int = N_VAL, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     "Sorted indices of a stratified, seeded train/validation split with `n_val` validation examples."
     labels = np.asarray(labels)
-    if not 0 < n_val < len(labels): raise ValueError(f'n_val must be between 1 and {len(labels) - 1}, got {n_val}')
+    if not 0 < n_val < len(labels):
+        raise ValueError(f'n_val must be between 1 and {len(labels) - 1}, got {n_val}')
     val = stratified_subset(labels, n_val, seed)
     return np.setdiff1d(np.arange(len(labels)), val), val
 
@@ -144,6 +152,7 @@ def pixel_stats(images) -> tuple[float, float]:
 
 # %% ../nbs/00_data.ipynb #b77018b2
 def _split_indices(labels, seed: int, quick: bool, n_val: int) -> dict:
+    "Training and validation indices into the 60,000 training images (quick: stratified subsets of both)."
     train, val = train_val_split(labels, n_val, seed)
     if quick:
         train = train[stratified_subset(labels[train], QUICK_SIZES['train'], seed)]
@@ -161,7 +170,8 @@ def prepare_data(run, data_dir=None, seed: int = 0, quick: bool = False, n_val: 
                              'Fix: use the same parameters, or another run_dir for the new ones.')
     images, labels = load_mnist(data_dir, train=True)
     splits = _split_indices(labels.numpy(), seed, quick, n_val)
-    buf = io.BytesIO(); np.savez_compressed(buf, **splits)
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **splits)
     atomic_write(run/'splits.npz', buf.getvalue())
     mean, std = pixel_stats(images[splits['train']])
     test_size = QUICK_SIZES['test'] if quick else 10000
@@ -175,16 +185,27 @@ def prepare_data(run, data_dir=None, seed: int = 0, quick: bool = False, n_val: 
 
 # %% ../nbs/00_data.ipynb #d80772c2
 def ensure_data(run, data_dir=None, seed: int = 0, quick: bool = False) -> dict:
-    "The run's data record: `run/data.json` if present (and of the same `quick` mode), else a new one from `prepare_data`."
+    "The run's data record: `run/data.json` if present (and of the same `quick` mode), else a new one (`prepare_data`)."
     path = Path(run)/'data.json'
-    if not path.exists(): return prepare_data(run, data_dir, seed=seed, quick=quick)
+    if not path.exists():
+        return prepare_data(run, data_dir, seed=seed, quick=quick)
     record = read_json(path)
     if record['quick'] != bool(quick):
-        raise ValueError(f"Run folder {run} holds {'quick' if record['quick'] else 'full'} data, but quick={bool(quick)}. "
+        held = 'quick' if record['quick'] else 'full'
+        raise ValueError(f'Run folder {run} holds {held} data, but quick={bool(quick)}. '
                          'Fix: use the same quick setting for every chapter of a run, or another run_dir.')
     return record
 
 # %% ../nbs/00_data.ipynb #6355e1be
+def _split_positions(run: Path, record: dict, split: str, labels) -> np.ndarray:
+    "Positions of `split` in its MNIST set: the whole test set (quick: a stratified subset), or the recorded indices."
+    if split == 'test':
+        if record['quick']:
+            return stratified_subset(labels.numpy(), QUICK_SIZES['test'], record['seed'])
+        return np.arange(len(labels))
+    with np.load(run/record['splits_file'], allow_pickle=False) as f:
+        return f[split]
+
 def load_split(run, split: str, data_dir=None) -> tuple[torch.Tensor, torch.Tensor]:
     "Images and labels of `split` ('train', 'val' or 'test') as recorded in run folder `run`."
     run = Path(run)
@@ -192,13 +213,8 @@ def load_split(run, split: str, data_dir=None) -> tuple[torch.Tensor, torch.Tens
         raise FileNotFoundError(f'{run/"data.json"} not found. Fix: run prepare_data (the EDA chapter does) '
                                 'for this run folder first.')
     record = read_json(run/'data.json')
-    if split == 'test':
-        images, labels = load_mnist(data_dir, train=False)
-        keep = stratified_subset(labels.numpy(), QUICK_SIZES['test'], record['seed']) if record['quick'] \
-               else np.arange(len(labels))
-    elif split in ('train', 'val'):
-        images, labels = load_mnist(data_dir, train=True)
-        with np.load(run/record['splits_file'], allow_pickle=False) as f: keep = f[split]
-    else: raise ValueError(f"split must be 'train', 'val' or 'test', got {split!r}")
-    keep = torch.as_tensor(keep)
+    if split not in ('train', 'val', 'test'):
+        raise ValueError(f"split must be 'train', 'val' or 'test', got {split!r}")
+    images, labels = load_mnist(data_dir, train=split != 'test')
+    keep = torch.as_tensor(_split_positions(run, record, split, labels))
     return images[keep], labels[keep]

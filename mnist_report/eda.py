@@ -13,7 +13,8 @@ import pandas as pd
 from scipy import stats
 from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
-from sklearn.metrics import confusion_matrix
+
+from .metrics import confusion_counts
 
 # %% auto #0
 __all__ = ['integrity_table', 'image_hashes', 'duplicate_counts', 'class_counts', 'balance_tests', 'plot_digits', 'class_images',
@@ -34,24 +35,27 @@ def image_hashes(images) -> np.ndarray:
 
 def duplicate_counts(hashes: dict) -> pd.DataFrame:
     "Images of split A whose exact copy is in split B (A==B: repeated copies within the split)."
-    rows = []
-    for a, ha in hashes.items():
-        for b, hb in hashes.items():
-            if a == b: n = len(ha) - len(np.unique(ha))
-            elif list(hashes).index(a) < list(hashes).index(b): n = int(np.isin(ha, hb).sum())
-            else: continue
+    names, rows = list(hashes), []
+    for i, a in enumerate(names):
+        for b in names[i:]:  # each pair of splits once, in order
+            ha, hb = hashes[a], hashes[b]
+            n = len(ha) - len(np.unique(ha)) if a == b else int(np.isin(ha, hb).sum())
             rows.append({'split A': a, 'split B': b, 'duplicates': n})
     return pd.DataFrame(rows)
 
 # %% ../nbs/01_eda.ipynb #59c3c732
 def class_counts(labels: dict, n_classes: int = 10) -> pd.DataFrame:
     "Images per class (rows) and split (columns)."
-    return pd.DataFrame({name: np.bincount(y, minlength=n_classes) for name, y in labels.items()}).rename_axis('digit')
+    counts = {name: np.bincount(y, minlength=n_classes) for name, y in labels.items()}
+    return pd.DataFrame(counts).rename_axis('digit')
 
 def balance_tests(counts: pd.DataFrame) -> pd.DataFrame:
     "χ² goodness-of-fit to uniform for each split, and χ² homogeneity across splits."
-    rows = [{'test': f'uniform classes ({name})', 'chi2': (r := stats.chisquare(counts[name])).statistic,
-             'dof': len(counts) - 1, 'p-value': r.pvalue} for name in counts]
+    rows = []
+    for name in counts:
+        r = stats.chisquare(counts[name])
+        rows.append({'test': f'uniform classes ({name})', 'chi2': r.statistic, 'dof': len(counts) - 1,
+                     'p-value': r.pvalue})
     r = stats.chi2_contingency(counts.values)
     rows.append({'test': 'same distribution in all splits', 'chi2': r.statistic, 'dof': r.dof, 'p-value': r.pvalue})
     return pd.DataFrame(rows).set_index('test')
@@ -59,15 +63,20 @@ def balance_tests(counts: pd.DataFrame) -> pd.DataFrame:
 # %% ../nbs/01_eda.ipynb #5ad4801e
 def plot_digits(images, titles=None, ncols: int = 10, size: float = 0.9, cmap: str = 'gray_r', suptitle=None):
     "A grid of 28×28 `images` with optional per-image `titles`; returns the figure."
-    n = len(images); nrows = int(np.ceil(n / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * size, nrows * size * (1.25 if titles is not None else 1)),
-                             squeeze=False)
+    n = len(images)
+    nrows = int(np.ceil(n / ncols))
+    height = nrows * size * (1.25 if titles is not None else 1)  # room for the titles
+    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * size, height), squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.set_axis_off()
-        if i >= n: continue
-        ax.imshow(np.asarray(images[i]), cmap=cmap, vmin=0 if np.asarray(images[i]).min() >= 0 else None)
-        if titles is not None: ax.set_title(titles[i], fontsize=8)
-    if suptitle: fig.suptitle(suptitle)
+        if i >= n:
+            continue
+        image = np.asarray(images[i])
+        ax.imshow(image, cmap=cmap, vmin=0 if image.min() >= 0 else None)
+        if titles is not None:
+            ax.set_title(titles[i], fontsize=8)
+    if suptitle:
+        fig.suptitle(suptitle)
     fig.tight_layout(pad=0.2)
     return fig
 
@@ -95,7 +104,8 @@ def embed_2d(images, seed: int = 0, n_pca: int = 50):
 # %% ../nbs/01_eda.ipynb #4ef21f54
 def confused_pairs(y_true, y_pred, top: int = 8, n_classes: int = 10) -> pd.DataFrame:
     "The `top` unordered class pairs most often confused (a→b plus b→a), with both directions' counts."
-    cm = confusion_matrix(y_true, y_pred, labels=list(range(n_classes)))
-    rows = [{'pair': f'{a}/{b}', f'a→b': int(cm[a, b]), f'b→a': int(cm[b, a]), 'confusions': int(cm[a, b] + cm[b, a])}
+    cm = confusion_counts(y_true, y_pred, n_classes)
+    rows = [{'pair': f'{a}/{b}', 'a→b': int(cm[a, b]), 'b→a': int(cm[b, a]), 'confusions': int(cm[a, b] + cm[b, a])}
             for a in range(n_classes) for b in range(a + 1, n_classes)]
-    return pd.DataFrame(rows).sort_values('confusions', ascending=False, kind='stable').head(top).reset_index(drop=True)
+    ranked = pd.DataFrame(rows).sort_values('confusions', ascending=False, kind='stable')
+    return ranked.head(top).reset_index(drop=True)

@@ -54,7 +54,8 @@ MODELS = {'default': DigitCNN, 'baseline': ExamplesNet}
 
 def build_model(name: str = 'default', **config) -> nn.Module:
     "A freshly initialised network `name` ('default' or 'baseline') with architecture `config`."
-    if name not in MODELS: raise ValueError(f"model must be one of {sorted(MODELS)}, got {name!r}")
+    if name not in MODELS:
+        raise ValueError(f"model must be one of {sorted(MODELS)}, got {name!r}")
     return MODELS[name](**config)
 
 # %% ../nbs/03_model.ipynb #71edb23f
@@ -62,15 +63,18 @@ def summary(model: nn.Module, input_shape=(1, 1, 28, 28)) -> pd.DataFrame:
     "Layer, type, output shape and parameter count of every leaf module of `model`."
     rows, hooks = [], []
     for name, module in model.named_modules():
-        if list(module.children()): continue
+        if list(module.children()):
+            continue  # containers: only leaf modules are rows
         hooks.append(module.register_forward_hook(lambda m, i, o, name=name: rows.append(
             {'layer': name, 'type': type(m).__name__, 'output shape': tuple(o.shape[1:]),
              'parameters': sum(p.numel() for p in m.parameters())})))
     was_training = model.training
     try:
-        with torch.no_grad(): model.eval()(torch.zeros(input_shape))
+        with torch.no_grad():
+            model.eval()(torch.zeros(input_shape))
     finally:
-        for h in hooks: h.remove()
+        for h in hooks:
+            h.remove()
         model.train(was_training)
     return pd.DataFrame(rows)
 
@@ -82,6 +86,7 @@ def count_flops(model: nn.Module, input_shape=(1, 1, 28, 28)) -> int:
     "Floating-point operations of one forward pass (PyTorch's `FlopCounterMode`)."
     counter = FlopCounterMode(display=False)
     was_training = model.training
-    with torch.no_grad(), counter: model.eval()(torch.zeros(input_shape))
+    with torch.no_grad(), counter:
+        model.eval()(torch.zeros(input_shape))
     model.train(was_training)
     return counter.get_total_flops()

@@ -28,11 +28,9 @@ __all__ = ['CSS', 'RENDERERS', 'RenderError', 'site_pages', 'chapter_notebooks',
 class RenderError(RuntimeError):
     "The report cannot be rendered; the message says why and what to do."
 
-
 def site_pages(chapters=CHAPTERS) -> list[str]:
     "The site's notebooks in reading order: the front page (`index`) first, then `chapters` as the chain runs them."
     return ['index', *[name for name in chapters if name != 'index']]
-
 
 def chapter_notebooks(run=None) -> list[Path]:
     "The executed notebooks of `run` (default: the canonical run, whose notebooks are `nbs/`), front page first."
@@ -51,7 +49,6 @@ def _source_url() -> str:
     cfg = get_config(path=project_root())
     return f'{cfg.git_url}/blob/{cfg.branch}/{cfg.nbs_path.name}/'
 
-
 def _link_notebooks(text: str, pages) -> str:
     "Links to `X.ipynb` in `text` stay for the site's `pages`; others point to the notebook's source."
     def target(m):
@@ -69,7 +66,6 @@ def _report_processors():
             return [p for p in super().base_procs() if p not in (add_links, insert_warning)]
     return ReportProcessors()
 
-
 def _front_matter(nb) -> dict:
     "The YAML front matter of a processed notebook (title, description, output-file), or `{}`."
     first = nb.cells[0] if nb.cells else None
@@ -77,7 +73,6 @@ def _front_matter(nb) -> dict:
         return {}
     m = re.match(r'\s*---\n(.*?)\n---', first.source, re.S)
     return (yaml.safe_load(m.group(1)) or {}) if m else {}
-
 
 def process_notebook(source: Path, target: Path, pages) -> dict:
     "Process the executed notebook `source` into `target` with nbdev's processors; return its page's front matter."
@@ -97,11 +92,9 @@ def find_quarto() -> str | None:
     explicit = os.environ.get('QUARTO_PATH')
     return explicit if explicit and Path(explicit).is_file() else shutil.which('quarto')
 
-
 def _quarto_version(quarto: str) -> str:
     "The version `quarto --version` prints."
     return subprocess.run([quarto, '--version'], capture_output=True, text=True, check=True).stdout.strip()
-
 
 def quarto_config(pages: list[dict], footer: str, out: Path) -> dict:
     "The project's `_quarto.yml` completed with the `pages` (render list and sidebar, in order), footer and output."
@@ -127,7 +120,6 @@ def render_quarto(pages: list[dict], out: Path, quarto: str, footer: str) -> lis
 _OPTION = re.compile(r'^#\|\s*([\w-]+):?\s*(.*)$')
 _ANSI = re.compile(r'\x1b\[[0-9;]*[A-Za-z]')
 
-
 def cell_options(source: str) -> tuple[dict, str]:
     "Quarto `#| key: value` options at the top of a code cell, and the code without them."
     options, lines = {}, source.split('\n')
@@ -147,7 +139,6 @@ def _fence(text: str, lang: str = '') -> str:
     ticks = '`' * max(3, max((len(m) for m in re.findall(r'`+', text)), default=0) + 1)
     return f'{ticks}{lang}\n{text.rstrip()}\n{ticks}'
 
-
 def _code_block(code: str, options: dict, tags) -> str:
     "A cell's code as a folded block (open with `code-fold: show`), labelled as Quarto labels it."
     summary = 'Parameters' if 'parameters' in tags or 'injected-parameters' in tags else 'Code'
@@ -155,7 +146,6 @@ def _code_block(code: str, options: dict, tags) -> str:
     is_open = ' open' if options.get('code-fold') == 'show' else ''
     head = f'<details class="code"{is_open}><summary>{html.escape(summary)}</summary>'
     return f'{head}\n\n{_fence(code, "python")}\n\n</details>'
-
 
 def _figure(png: str, name: str, figures: Path, options: dict, numbers: dict) -> str:
     "An image output written to `figures/name`, as a captioned, numbered figure when its cell has `fig-cap`."
@@ -181,7 +171,6 @@ def _output_markdown(out, options: dict, image) -> str | None:
         return f'<div class="output-html">\n{data["text/html"]}\n</div>'
     return _fence(data['text/plain']) if 'text/plain' in data else None
 
-
 def _cross_references(text: str, numbers: dict) -> str:
     "`@fig-label` as a link 'Figure N', as Quarto writes it."
     return re.sub(r'@(fig-[\w-]+)', lambda m: f'[Figure {numbers.get(m.group(1), "?")}](#{m.group(1)})', text)
@@ -191,7 +180,6 @@ def _figure_labels(nb) -> list[str]:
     "Labels of the captioned figures of `nb`, in order (Quarto numbers figures per page)."
     options = [cell_options(c.source)[0] for c in nb.cells if c.cell_type == 'code']
     return [o['label'] for o in options if o.get('fig-cap') and str(o.get('label', '')).startswith('fig-')]
-
 
 def _page_markdown(nb, stem: str, figures: Path, page_files: dict) -> str:
     "The Markdown body of processed notebook `nb`; images go to `figures/` as `stem-N.png`."
@@ -248,7 +236,6 @@ footer { margin-top: 2rem; color: #56606e; font-size: 0.85rem; }
 
 _TOC_TEMPLATE = '<div class="toc-part">$toc$</div>\n<!--BODY-->\n$body$'
 
-
 def _pandoc_html(markdown: str, template: Path) -> tuple[str, str]:
     "The table of contents and the HTML body of `markdown`, by pandoc."
     import pypandoc
@@ -269,14 +256,12 @@ _PAGE = """<!DOCTYPE html>
 <div class="pager">{previous}{next}</div><footer>{footer}</footer></main></body></html>
 """
 
-
 def _page_link(page: dict | None, arrow: str) -> str:
     "A pager link to `page` ('' side when there is none)."
     if page is None:
         return '<span></span>'
     title = html.escape(page['title'])
     return f'<a href="{page["output-file"]}">' + (f'← {title}' if arrow == 'prev' else f'{title} →') + '</a>'
-
 
 def _sidebar(pages: list[dict], current: dict) -> str:
     "The sidebar's list of pages, the current one marked."
@@ -311,7 +296,6 @@ def render_fallback(pages: list[dict], out: Path, footer: str) -> str:
 # %% ../nbs/91_report.ipynb #764e347d
 RENDERERS = ('auto', 'quarto', 'fallback')
 
-
 def run_footer(run=None) -> str:
     "Which run the pages show: its folder, commit, date and data, from the run's `manifest.json`."
     path = resolve_path(run or CANONICAL_RUN)/'manifest.json'
@@ -335,7 +319,6 @@ def _choose_quarto(renderer: str) -> str | None:
                           'pip install "mnist_report[report]" with internet access; offline: '
                           '../shared/tools/install-quarto), or use --renderer auto.')
     return quarto
-
 
 def render(run=None, out=None, renderer: str = 'auto') -> dict:
     "Render run `run` (default: canonical) as a website in `out` (default: `_site`, or `RUN/site`)."

@@ -16,14 +16,18 @@ LOOPBACK = ('127.0.0.1', 'localhost', '::1')
 def no_network(monkeypatch):
     "Every test runs with connections refused except to this machine (the browser check drives Chromium locally)."
     real_connect, real_create = socket.socket.connect, socket.create_connection
-    def allowed(address): return isinstance(address, tuple) and str(address[0]) in LOOPBACK or isinstance(address, (str, bytes))
+    def allowed(address):
+        "Loopback addresses, and Unix sockets (given as paths)."
+        return isinstance(address, tuple) and str(address[0]) in LOOPBACK or isinstance(address, (str, bytes))
 
     def connect(self, address):
-        if not allowed(address): raise OSError(f'network access is disabled in tests ({address})')
+        if not allowed(address):
+            raise OSError(f'network access is disabled in tests ({address})')
         return real_connect(self, address)
 
     def create_connection(address, *args, **kwargs):
-        if not allowed(address): raise OSError(f'network access is disabled in tests ({address})')
+        if not allowed(address):
+            raise OSError(f'network access is disabled in tests ({address})')
         return real_create(address, *args, **kwargs)
     monkeypatch.setattr(socket.socket, 'connect', connect)
     monkeypatch.setattr(socket, 'create_connection', create_connection)
@@ -34,7 +38,9 @@ def real_root() -> Path:
     "Data root with the genuine MNIST files: $MNIST_REPORT_DATA, else ../shared/data beside the project."
     candidates = [os.environ.get(DATA_ENV), project_root().parent/'shared'/'data']
     for root in filter(None, candidates):
-        if all((raw_folder(root)/name).is_file() for name in RAW_FILES): return Path(root).resolve()
+        if all((raw_folder(root)/name).is_file() for name in RAW_FILES):
+            return Path(root).resolve()
     message = f'the genuine MNIST files are needed: set {DATA_ENV} to a folder holding MNIST/raw/'
-    if os.environ.get('CI'): pytest.fail(message)  # CI always has ../shared/data: never skip there
+    if os.environ.get('CI'):
+        pytest.fail(message)  # CI always has ../shared/data: never skip there
     pytest.skip(message)

@@ -8,7 +8,7 @@ from urllib.error import URLError
 import pytest
 
 from mnist_report.cli import main
-from mnist_report.core import DATA_ENV
+from mnist_report.core import CANONICAL_RUN, DATA_ENV, project_root, read_json
 from mnist_report.data import (MNISTDataError, RAW_FILES, _scratch_copy, ensure_mnist, load_mnist, prepare_data,
                                raw_folder, verify_raw)
 
@@ -22,11 +22,23 @@ def scratch(real_root):
 
 
 def _replace(path, data: bytes):
-    path.unlink(); path.write_bytes(data)
+    "Replace the symlink at `path` by a file holding `data` (the genuine file stays untouched)."
+    path.unlink()
+    path.write_bytes(data)
 
 
 def test_genuine_files_verify(real_root):
     assert set(verify_raw(real_root)) == set(RAW_FILES)
+
+
+def test_canonical_split_reproduces(real_root, tmp_path):
+    "The committed canonical run's split and normalisation are what `prepare_data` makes today, byte for byte."
+    canonical = project_root()/CANONICAL_RUN
+    if not (canonical/'data.json').exists():
+        pytest.skip('no canonical run committed yet')
+    record = prepare_data(tmp_path, real_root, seed=0)
+    assert record == read_json(canonical/'data.json')
+    assert (tmp_path/'splits.npz').read_bytes() == (canonical/'splits.npz').read_bytes()
 
 
 def test_missing_file_without_download(scratch):
@@ -44,7 +56,8 @@ def test_missing_file_and_no_network(scratch, monkeypatch):
 
 def test_empty_root_and_no_network(tmp_path):
     "torchvision's real download path runs; the socket guard makes it fail like an offline machine."
-    with pytest.raises(MNISTDataError) as err: ensure_mnist(tmp_path)
+    with pytest.raises(MNISTDataError) as err:
+        ensure_mnist(tmp_path)
     message = str(err.value)
     assert message.startswith('Could not download MNIST into') and DATA_ENV in message
     assert 'Traceback' not in message and len(message) < 600
@@ -59,7 +72,8 @@ def test_truncated_file(scratch):
 
 def test_wrong_checksum_same_size(scratch):
     path = raw_folder(scratch)/'t10k-labels-idx1-ubyte'
-    data = bytearray(path.resolve().read_bytes()); data[-1] = (data[-1] + 1) % 10  # one label changed
+    data = bytearray(path.resolve().read_bytes())
+    data[-1] = (data[-1] + 1) % 10  # one label changed
     _replace(path, bytes(data))
     with pytest.raises(MNISTDataError, match='t10k-labels-idx1-ubyte is corrupt.*SHA-256'):
         verify_raw(scratch)
@@ -67,16 +81,20 @@ def test_wrong_checksum_same_size(scratch):
 
 def test_corrupt_copy_is_caught_before_anything_is_written(scratch, tmp_path):
     path = raw_folder(scratch)/'train-images-idx3-ubyte'
-    data = bytearray(path.resolve().read_bytes()); data[20000] ^= 0xFF  # one pixel flipped
+    data = bytearray(path.resolve().read_bytes())
+    data[20000] ^= 0xFF  # one pixel flipped
     _replace(path, bytes(data))
-    with pytest.raises(MNISTDataError, match='corrupt'): load_mnist(scratch)
-    with pytest.raises(MNISTDataError, match='corrupt'): prepare_data(tmp_path/'run', scratch)
+    with pytest.raises(MNISTDataError, match='corrupt'):
+        load_mnist(scratch)
+    with pytest.raises(MNISTDataError, match='corrupt'):
+        prepare_data(tmp_path/'run', scratch)
     assert not (tmp_path/'run').exists() or not any((tmp_path/'run').iterdir())
 
 
 def test_named_root_that_does_not_exist(tmp_path, monkeypatch):
     monkeypatch.setenv(DATA_ENV, str(tmp_path/'typo'))
-    with pytest.raises(MNISTDataError, match=r'typo \(from \$MNIST_REPORT_DATA\) does not exist'): ensure_mnist()
+    with pytest.raises(MNISTDataError, match=r'typo \(from \$MNIST_REPORT_DATA\) does not exist'):
+        ensure_mnist()
     assert not (tmp_path/'typo').exists()
 
 

@@ -1,5 +1,4 @@
 """Deployment: prediction on synthetic photos, every bad input, the Hub folder round trip, the CLI, token hygiene."""
-import argparse
 import io
 import json
 import logging
@@ -8,9 +7,11 @@ import pickle
 import re
 import secrets
 import shutil
+import struct
 import subprocess
 import sys
 import traceback
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -19,14 +20,20 @@ import torch
 from PIL import Image, ImageDraw
 from safetensors.torch import load_file, save_file
 
-from mnist_report import deploy
+from mnist_report import packaged
+from mnist_report.cli import main
 from mnist_report.core import project_root, read_json, write_json
 from mnist_report.data import load_split, prepare_data
-from mnist_report.deploy import (PREPROCESSOR, DigitModel, ImageInputError, ModelLoadError, Prediction, PushError,
-                                 add_predict_arguments, cmd_predict, draw_digit, export_hub, load_model, mnist_style,
-                                 predict, push_to_hub)
+from mnist_report.images import ImageInputError, mnist_style
+from mnist_report.metrics import Metrics, write_metrics
 from mnist_report.model import DigitCNN
-from mnist_report.train import load_best, make_config, predict_logits, train
+from mnist_report.packaged import (PREPROCESSOR, DigitModel, ModelLoadError, Prediction, PushError, export_hub,
+                                   load_model, predict, push_to_hub)
+from mnist_report.synthetic import draw_digit
+from mnist_report.train import load_best, predict_logits, train
+from mnist_report.train_config import make_config
+
+from metrics_stand_in import stand_in_metrics   # tests/metrics_stand_in.py
 
 # ---------------------------------------------------------------------------------------------------- fixtures
 
@@ -34,49 +41,43 @@ def _trained_runs():
     "Run folders with a trained quick model: the chain of `make test`, nbdev_test's run, the shared quick run."
     root = project_root(Path(__file__).parent)
     candidates = [os.environ.get('MNIST_REPORT_CHAIN_RUN'), root/'build'/'test-run', root/'build'/'quick-run']
+    needed = ('best/model.safetensors', 'best/checkpoint.json', 'data.json', 'splits.npz', 'train_summary.json')
     for run in filter(None, candidates):
         run = Path(run)
-        if all((run/n).is_file() for n in ('best/model.safetensors', 'best/checkpoint.json', 'data.json', 'splits.npz',
-                                           'train_summary.json')) and read_json(run/'data.json').get('quick'):
+        if all((run/n).is_file() for n in needed) and read_json(run/'data.json').get('quick'):
             yield run
 
 
-def _stand_in_metrics(run, data_dir) -> dict:
-    "A metrics.json of the evaluation chapter's shape: real test counts, stand-ins for what these tests do not check."
-    from sklearn.metrics import precision_recall_fscore_support
+def _measured_metrics(run, data_dir) -> Metrics:
+    "The run's metrics record, built by mnist_report.metrics from the quick model's real test and validation logits."
     network, meta = load_best(run/'best')
-    x, y = load_split(run, 'test', data_dir)
-    pred = predict_logits(network, x, meta['normalization']['mean'], meta['normalization']['std']).argmax(1).numpy()
-    y = y.numpy(); n, correct = len(y), int((pred == y).sum())
-    p, r, f, s = precision_recall_fscore_support(y, pred, labels=range(10), zero_division=0)
-    avg = lambda kind: dict(zip(('precision', 'recall', 'f1'), precision_recall_fscore_support(y, pred, average=kind)[:3]))
-    stand_in = {'ece': 0.0, 'nll': 0.0, 'brier': 0.0}
-    model = {'architecture': 'DigitCNN', 'parameters': sum(t.numel() for t in network.parameters()),
-             'checkpoint_epoch': meta['epoch'], 'val_accuracy': meta['val_acc'],
-             'test': {'n': n, 'correct': correct, 'accuracy': correct / n, 'accuracy_ci95': [correct / n - 0.01, correct / n + 0.01],
-                      'ci_method': 'stand-in', 'error_rate': 1 - correct / n, 'macro': avg('macro'), 'weighted': avg('weighted'),
-                      'per_class': {str(c): {'precision': p[c], 'recall': r[c], 'f1': f[c], 'support': int(s[c])} for c in range(10)}},
-             'calibration': {'temperature': 1.0, 'before': stand_in, 'after': stand_in},
-             'confused_pairs': [{'true': 4, 'predicted': 9, 'count': 1}],
-             'robustness': {'rotation': [{'level': 0, 'accuracy': correct / n}, {'level': 45, 'accuracy': 0.5}]}}
-    return {'schema': 'mnist_report.metrics/1', 'run': {'quick': True, 'seed': 0, 'test_images': n, 'val_images': 0},
-            'primary': 'default', 'models': {'default': model}}
+    mean, std = meta['normalization']['mean'], meta['normalization']['std']
+    test_x, test_y = load_split(run, 'test', data_dir)
+    val_x, val_y = load_split(run, 'val', data_dir)
+    return stand_in_metrics(test_y, predict_logits(network, test_x, mean, std), val_labels=val_y,
+                            val_logits=predict_logits(network, val_x, mean, std), quick=True,
+                            seed=read_json(run/'data.json').get('seed', 0), architecture=meta['architecture'],
+                            parameters=sum(t.numel() for t in network.parameters()),
+                            checkpoint_epoch=meta['epoch'], val_accuracy=meta['val_acc'])
 
 
 @pytest.fixture(scope='session')
 def run(real_root, tmp_path_factory) -> Path:
-    "A private copy of a trained quick run (or a model trained here in a few seconds when there is none) with metrics.json."
+    "A private copy of a trained quick run (or a small model trained here when there is none) with metrics.json."
     dst = tmp_path_factory.mktemp('deploy')/'run'
     source = next(_trained_runs(), None)
     if source:
         dst.mkdir()
         for name in ('data.json', 'splits.npz', 'train_summary.json', 'metrics.json'):
-            if (source/name).is_file(): shutil.copy(source/name, dst/name)
+            if (source/name).is_file():
+                shutil.copy(source/name, dst/name)
         shutil.copytree(source/'best', dst/'best')
     else:
         prepare_data(dst, real_root, quick=True)
-        train(dst, make_config(quick=True, epochs=3, model_config={'channels': [16, 32, 64]}), real_root, quick=True, progress=False)
-    if not (dst/'metrics.json').is_file(): write_json(dst/'metrics.json', _stand_in_metrics(dst, real_root))
+        cfg = make_config(quick=True, epochs=3, model_config={'channels': [16, 32, 64]})
+        train(dst, cfg, real_root, quick=True, progress=False)
+    if not (dst/'metrics.json').is_file():
+        write_metrics(dst/'metrics.json', _measured_metrics(dst, real_root))
     return dst
 
 
@@ -91,12 +92,14 @@ def model(hub) -> DigitModel:
 
 
 def _png(image, path) -> Path:
-    image.save(path); return path
+    image.save(path)
+    return path
 
 # ---------------------------------------------------------------------------------------------------- prediction
 
 PHOTOS = {   # name: (digit, draw_digit arguments): dark ink on light paper, off-centre, large, slightly rotated
-    **{f'{d} off-centre, rotated': (d, dict(offset=((-1) ** d * 35, 10 * (d % 3) - 10), angle=(-1) ** d * 7)) for d in range(10)},
+    **{f'{d} off-centre, rotated': (d, dict(offset=((-1) ** d * 35, 10 * (d % 3) - 10), angle=(-1) ** d * 7))
+       for d in range(10)},
     **{f'{d} large': (d, dict(size=(640, 640), height=0.92, angle=-(d % 5))) for d in (2, 5, 7)},
     'small 6 in a corner': (6, dict(size=(500, 320), height=0.2, offset=(170, -100), angle=4)),
     'low-contrast 4': (4, dict(ink=140, paper=185, pen=0.08, angle=6)),
@@ -112,7 +115,8 @@ def test_synthetic_photo_is_read_correctly(model, name):
 
 def test_digits_drawn_by_hand_with_pil(model):
     "Digits drawn here with plain PIL strokes (not draw_digit), dark on light and off-centre, in colour."
-    def canvas(): return Image.new('RGB', (300, 220), (235, 230, 215))
+    def canvas():
+        return Image.new('RGB', (300, 220), (235, 230, 215))
     one, seven, zero = canvas(), canvas(), canvas()
     ImageDraw.Draw(one).line([(210, 30), (196, 190)], fill=(20, 20, 60), width=14)
     ImageDraw.Draw(seven).line([(40, 40), (130, 38), (75, 200)], fill=(20, 20, 60), width=13, joint='curve')
@@ -130,12 +134,14 @@ def test_every_input_type_gives_the_same_answer(model, tmp_path):
     assert [r.digit for r in results] == [3] * len(sources)
     assert results[0].source == str(path) and results[3].source == 'PIL image' and results[5].source == 'array'
     for r in results:
-        assert len(r.probabilities) == 10 and abs(sum(r.probabilities) - 1) < 1e-5 and r.confidence == max(r.probabilities)
+        assert len(r.probabilities) == 10 and abs(sum(r.probabilities) - 1) < 1e-5
+        assert r.confidence == max(r.probabilities)
     assert predict([], model) == []
 
 
 def test_mnist_style_makes_mnist_conventions():
-    photo = np.full((400, 300), 220, np.uint8); photo[50:250, 30:60] = 15          # dark bar, top left
+    photo = np.full((400, 300), 220, np.uint8)
+    photo[50:250, 30:60] = 15                                                      # dark bar, top left
     digit = mnist_style(photo)
     rows, cols = np.nonzero(digit)
     assert digit.shape == (28, 28) and digit.dtype == np.uint8 and digit.max() == 255 and digit[0].max() == 0
@@ -154,11 +160,26 @@ def test_preprocessing_leaves_real_test_digits_almost_unchanged(run, real_root, 
 
 # ---------------------------------------------------------------------------------------------------- bad images
 
-def _huge_png_header() -> bytes: return deploy._png_header_claiming(9000, 9000)
+def _png_header_claiming(width: int, height: int) -> bytes:
+    "A small PNG whose header claims `width`×`height` pixels (to test the size check)."
+    buf = io.BytesIO()
+    Image.new('L', (1, 1)).save(buf, format='PNG')
+    png = bytearray(buf.getvalue())
+    ihdr = png[12:29]                                           # 'IHDR' + 13 bytes of data
+    ihdr[4:12] = struct.pack('>II', width, height)
+    png[12:29] = ihdr
+    png[29:33] = struct.pack('>I', zlib.crc32(bytes(ihdr)))
+    return bytes(png)
+
+
+def _huge_png_header() -> bytes:
+    return _png_header_claiming(9000, 9000)
 
 
 def _truncated_png() -> bytes:
-    buf = io.BytesIO(); draw_digit(5).save(buf, format='PNG'); return buf.getvalue()[:300]
+    buf = io.BytesIO()
+    draw_digit(5).save(buf, format='PNG')
+    return buf.getvalue()[:300]
 
 
 BAD_FILES = {  # file content -> words the message must contain
@@ -173,7 +194,8 @@ BAD_FILES = {  # file content -> words the message must contain
 def test_bad_image_file_is_a_clear_error(model, tmp_path, name):
     content, words = BAD_FILES[name]
     (tmp_path/name).write_bytes(content)
-    with pytest.raises(ImageInputError, match=re.escape(words)) as err: predict(tmp_path/name, model)
+    with pytest.raises(ImageInputError, match=re.escape(words)) as err:
+        predict(tmp_path/name, model)
     assert str(err.value).startswith(str(tmp_path/name)) and 'Fix:' in str(err.value)
 
 
@@ -181,7 +203,8 @@ def test_huge_file_is_refused_before_decoding(model, tmp_path, monkeypatch):
     (tmp_path/'huge.png').write_bytes(_huge_png_header())
     from PIL import ImageFile
     monkeypatch.setattr(ImageFile.ImageFile, 'load', lambda self: pytest.fail('the huge image was decoded'))
-    with pytest.raises(ImageInputError, match='too large'): predict(tmp_path/'huge.png', model)
+    with pytest.raises(ImageInputError, match='too large'):
+        predict(tmp_path/'huge.png', model)
 
 
 BAD_IMAGES = {
@@ -202,42 +225,55 @@ BAD_IMAGES = {
 @pytest.mark.parametrize('case', BAD_IMAGES)
 def test_bad_image_is_a_clear_error(model, tmp_path, case):
     make, words = BAD_IMAGES[case]
-    with pytest.raises(ImageInputError, match=words) as err: predict(make(tmp_path), model)
+    with pytest.raises(ImageInputError, match=words) as err:
+        predict(make(tmp_path), model)
     assert 'Fix:' in str(err.value)
 
 # ---------------------------------------------------------------------------------------------------- bad models
 
 def _copy(hub, tmp_path) -> Path:
-    folder = tmp_path/'hub'; shutil.copytree(hub, folder); return folder
+    folder = tmp_path/'hub'
+    shutil.copytree(hub, folder)
+    return folder
 
 
 def test_wrong_model_folders_are_clear_errors(tmp_path):
-    with pytest.raises(ModelLoadError, match='config.json and model.safetensors missing'): load_model(tmp_path)
-    with pytest.raises(ModelLoadError, match='no such model folder'): load_model(tmp_path/'a'/'b'/'c')
+    with pytest.raises(ModelLoadError, match='config.json and model.safetensors missing'):
+        load_model(tmp_path)
+    with pytest.raises(ModelLoadError, match='no such model folder'):
+        load_model(tmp_path/'a'/'b'/'c')
     (tmp_path/'image.png').write_bytes(b'x')
-    with pytest.raises(ModelLoadError, match='not a model folder'): load_model(tmp_path/'image.png')
+    with pytest.raises(ModelLoadError, match='not a model folder'):
+        load_model(tmp_path/'image.png')
 
 
 def test_no_model_and_no_default_is_a_clear_error(tmp_path, monkeypatch):
-    monkeypatch.setattr(deploy, 'DEFAULT_MODEL', str(tmp_path/'runs'/'canonical'/'hub'))
-    with pytest.raises(ModelLoadError, match='no model given.*Fix: pass a model'): predict(draw_digit(1))
+    monkeypatch.setattr(packaged, 'DEFAULT_MODEL', str(tmp_path/'runs'/'canonical'/'hub'))
+    with pytest.raises(ModelLoadError, match='no model given.*Fix: pass a model'):
+        predict(draw_digit(1))
 
 
 def test_unreachable_repo_id_is_a_clear_error():
-    with pytest.raises(ModelLoadError, match='downloading it from the Hugging Face Hub failed'): load_model('nobody/no-such-model')
+    with pytest.raises(ModelLoadError, match='downloading it from the Hugging Face Hub failed'):
+        load_model('nobody/no-such-model')
 
 
 def test_changed_weight_bytes_are_detected(hub, tmp_path):
     folder = _copy(hub, tmp_path)
-    data = bytearray((folder/'model.safetensors').read_bytes()); data[-5] ^= 0x01
+    data = bytearray((folder/'model.safetensors').read_bytes())
+    data[-5] ^= 0x01
     (folder/'model.safetensors').write_bytes(bytes(data))
-    with pytest.raises(ModelLoadError, match='altered or damaged'): load_model(folder)
+    with pytest.raises(ModelLoadError, match='altered or damaged'):
+        load_model(folder)
 
 
 def _rewrite(folder, change):
     "Apply `change` to the weights and record the new SHA-256 (a consistent but wrong folder)."
-    weights = load_file(folder/'model.safetensors'); change(weights); save_file(weights, folder/'model.safetensors')
-    prep = read_json(folder/PREPROCESSOR); prep['weights_sha256'] = deploy._sha256(folder/'model.safetensors')
+    weights = load_file(folder/'model.safetensors')
+    change(weights)
+    save_file(weights, folder/'model.safetensors')
+    prep = read_json(folder/PREPROCESSOR)
+    prep['weights_sha256'] = packaged._sha256(folder/'model.safetensors')
     write_json(folder/PREPROCESSOR, prep)
 
 
@@ -247,24 +283,34 @@ def _rewrite(folder, change):
     lambda w: w.__setitem__('head.1.bias', torch.full_like(w['head.1.bias'], float('nan'))),  # NaN weights
 ], ids=['shape', 'missing tensor', 'nan'])
 def test_inconsistent_weights_are_refused(hub, tmp_path, change):
-    folder = _copy(hub, tmp_path); _rewrite(folder, change)
-    with pytest.raises(ModelLoadError, match='corrupt or do not fit|NaN'): load_model(folder)
+    folder = _copy(hub, tmp_path)
+    _rewrite(folder, change)
+    with pytest.raises(ModelLoadError, match='corrupt or do not fit|NaN'):
+        load_model(folder)
 
 
 class _Payload:
     "Unpickling this creates a marker file: proof that a pickle was executed."
-    def __init__(self, marker): self.marker = str(marker)
-    def __reduce__(self): return (Path.touch, (Path(self.marker),))
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (Path.touch, (Path(self.marker),))
 
 
 def test_weights_are_never_unpickled(hub, tmp_path):
     marker = tmp_path/'unpickled'
     folder = _copy(hub, tmp_path)
     (folder/'model.safetensors').write_bytes(pickle.dumps(_Payload(marker)))
-    prep = read_json(folder/PREPROCESSOR); prep.pop('weights_sha256'); write_json(folder/PREPROCESSOR, prep)
-    with pytest.raises(ModelLoadError, match='corrupt'): load_model(folder)
-    (folder/'model.safetensors').unlink(); (folder/'pytorch_model.bin').write_bytes(pickle.dumps(_Payload(marker)))
-    with pytest.raises(ModelLoadError, match='pickled weights are never loaded'): load_model(folder)
+    prep = read_json(folder/PREPROCESSOR)
+    prep.pop('weights_sha256')
+    write_json(folder/PREPROCESSOR, prep)
+    with pytest.raises(ModelLoadError, match='corrupt'):
+        load_model(folder)
+    (folder/'model.safetensors').unlink()
+    (folder/'pytorch_model.bin').write_bytes(pickle.dumps(_Payload(marker)))
+    with pytest.raises(ModelLoadError, match='pickled weights are never loaded'):
+        load_model(folder)
     assert not marker.exists()
 
 # ---------------------------------------------------------------------------------------------------- the Hub folder
@@ -282,15 +328,20 @@ def test_round_trip_gives_identical_logits_and_the_recorded_accuracy(run, hub, r
     assert int((b.argmax(1) == y).sum()) == metrics['models'][metrics['primary']]['test']['correct']
 
 
+CARD_SECTIONS = ('Model details', 'How to get started', 'Intended uses', 'Out-of-scope uses',
+                 'Bias, risks and limitations', 'Training data', 'Training procedure', 'Evaluation', 'Results',
+                 'Compute')
+
+
 def test_hub_folder_contents_and_card(run, hub):
     assert sorted(p.name for p in hub.iterdir()) == ['README.md', 'config.json', 'model.safetensors', PREPROCESSOR]
-    assert all(p.stat().st_mode & 0o044 for p in [hub, *hub.iterdir()])           # readable by others, unlike temp files
+    assert all(p.stat().st_mode & 0o044 for p in [hub, *hub.iterdir()])   # readable by others, unlike temp files
     from huggingface_hub import ModelCard
     card = ModelCard.load(hub/'README.md')
-    metrics = read_json(run/'metrics.json'); test = metrics['models'][metrics['primary']]['test']
+    metrics = read_json(run/'metrics.json')
+    test = metrics['models'][metrics['primary']]['test']
     assert {r.metric_type: r.metric_value for r in card.data.eval_results}['accuracy'] == round(test['accuracy'], 6)
-    for section in ('Model details', 'How to get started', 'Intended uses', 'Out-of-scope uses', 'Bias, risks and limitations',
-                    'Training data', 'Training procedure', 'Evaluation', 'Results', 'Compute'):
+    for section in CARD_SECTIONS:
         assert f' {section}\n' in card.text, section
 
 
@@ -299,14 +350,19 @@ def test_card_example_runs(hub, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     draw_digit(7, offset=(-20, 15), angle=4).save('my_digit.png')
     for snippet in [b.split('```', 1)[0] for b in card.split('```python\n')[1:]]:
-        exec(snippet.replace(deploy.DEFAULT_REPO_ID, str(hub)), {})
+        exec(snippet.replace(packaged.DEFAULT_REPO_ID, str(hub)), {})
     assert capsys.readouterr().out.startswith('7 ')
+
+
+def _disk_full(*args, **kwargs):
+    raise OSError('disk full')
 
 
 def test_export_is_atomic(run, hub, monkeypatch):
     before = {p.name: p.read_bytes() for p in hub.iterdir()}
-    monkeypatch.setattr(deploy, 'atomic_write', lambda *a, **k: (_ for _ in ()).throw(OSError('disk full')))
-    with pytest.raises(OSError, match='disk full'): export_hub(run)
+    monkeypatch.setattr(packaged, 'atomic_write', _disk_full)
+    with pytest.raises(OSError, match='disk full'):
+        export_hub(run)
     assert {p.name: p.read_bytes() for p in hub.iterdir()} == before              # the old folder is untouched
     assert not [p for p in run.iterdir() if p.name.startswith('.hub')]             # and no half-written folder is left
     monkeypatch.undo()
@@ -315,13 +371,16 @@ def test_export_is_atomic(run, hub, monkeypatch):
 
 
 def test_export_needs_the_evaluation(run, tmp_path):
-    partial = tmp_path/'run'; shutil.copytree(run, partial, ignore=shutil.ignore_patterns('metrics.json', 'hub'))
-    with pytest.raises(FileNotFoundError, match='metrics.json not found'): export_hub(partial)
+    partial = tmp_path/'run'
+    shutil.copytree(run, partial, ignore=shutil.ignore_patterns('metrics.json', 'hub'))
+    with pytest.raises(FileNotFoundError, match='metrics.json not found'):
+        export_hub(partial)
 
 # ---------------------------------------------------------------------------------------------------- the command line
 
 def _cli(*argv) -> int:
-    return cmd_predict(add_predict_arguments(argparse.ArgumentParser(prog='mnist-report predict')).parse_args(list(argv)))
+    "`mnist-report predict ARGV`: its exit code."
+    return main(['predict', *argv])
 
 
 def test_cli_reports_every_good_image_and_fails(hub, tmp_path, capsys):
@@ -334,7 +393,8 @@ def test_cli_reports_every_good_image_and_fails(hub, tmp_path, capsys):
     assert [line.split(' (probability ')[0] for line in lines] == [f'{good[0]}: 8', f'{good[1]}: 1', f'{good[2]}: 6']
     errors = err.splitlines()
     assert len(errors) == 2
-    assert errors[0].startswith(f'mnist-report: error: {tmp_path/"notes.png"}: not an image file') and 'Fix:' in errors[0]
+    assert errors[0].startswith(f'mnist-report: error: {tmp_path/"notes.png"}: not an image file')
+    assert 'Fix:' in errors[0]
     assert errors[1] == f'mnist-report: error: {tmp_path/"missing.png"}: no such file. Fix: check the path.'
     assert _cli(str(good[1]), '--json', '--model', str(hub)) == 0
     record = json.loads(capsys.readouterr().out)
@@ -348,14 +408,15 @@ def test_cli_without_a_usable_model_exits_2(tmp_path, capsys):
 
 # ---------------------------------------------------------------------------------------------------- publishing
 
-SECRET = 'hf' + '_' + secrets.token_hex(16)  # a fresh fake token per run (never a real one, never a literal in the repo)
+SECRET = 'hf' + '_' + secrets.token_hex(16)  # a fresh fake token per run (never a real one, nor a literal in the repo)
 
 
 class FakeApi:
     "Records what push_to_hub asks of the Hub API; never touches the network."
     calls, fail = [], None
 
-    def __init__(self, token=None): FakeApi.calls.append(('init', token))
+    def __init__(self, token=None):
+        FakeApi.calls.append(('init', token))
 
     def create_repo(self, repo_id, **kwargs):
         FakeApi.calls.append(('create_repo', repo_id, kwargs))
@@ -363,15 +424,16 @@ class FakeApi:
 
     def upload_folder(self, **kwargs):
         FakeApi.calls.append(('upload_folder', kwargs))
-        if FakeApi.fail: raise RuntimeError(FakeApi.fail)
+        if FakeApi.fail:
+            raise RuntimeError(FakeApi.fail)
 
 
 @pytest.fixture
 def fake_api(monkeypatch):
     FakeApi.calls, FakeApi.fail = [], None
-    monkeypatch.setattr(deploy, 'HfApi', FakeApi)
+    monkeypatch.setattr(packaged, 'HfApi', FakeApi)
     monkeypatch.delenv('HF_TOKEN', raising=False)
-    monkeypatch.setattr(deploy, 'get_token', lambda: None)
+    monkeypatch.setattr(packaged, 'get_token', lambda: None)
     return FakeApi
 
 
@@ -385,8 +447,10 @@ def _leaks(secret, texts, folders) -> list:
 @pytest.mark.parametrize('source', ['argument', 'HF_TOKEN', 'huggingface-cli login'])
 def test_push_hands_the_token_to_the_api_and_nowhere_else(hub, fake_api, monkeypatch, capsys, caplog, tmp_path, source):
     caplog.set_level(logging.DEBUG)
-    if source == 'HF_TOKEN': monkeypatch.setenv('HF_TOKEN', SECRET)
-    if source == 'huggingface-cli login': monkeypatch.setattr(deploy, 'get_token', lambda: SECRET)
+    if source == 'HF_TOKEN':
+        monkeypatch.setenv('HF_TOKEN', SECRET)
+    if source == 'huggingface-cli login':
+        monkeypatch.setattr(packaged, 'get_token', lambda: SECRET)
     url = push_to_hub(hub, 'someone/digits', token=SECRET if source == 'argument' else None)
     assert url == 'https://huggingface.co/someone/digits'
     assert fake_api.calls[0] == ('init', SECRET)
@@ -399,7 +463,8 @@ def test_push_hands_the_token_to_the_api_and_nowhere_else(hub, fake_api, monkeyp
 def test_failed_upload_does_not_reveal_the_token(hub, fake_api, capsys, caplog):
     caplog.set_level(logging.DEBUG)
     fake_api.fail = f'401 Unauthorized: token {SECRET} may not write'
-    with pytest.raises(PushError, match=r'uploading .* failed .*\*\*\*') as err: push_to_hub(hub, 'someone/digits', token=SECRET)
+    with pytest.raises(PushError, match=r'uploading .* failed .*\*\*\*') as err:
+        push_to_hub(hub, 'someone/digits', token=SECRET)
     text = ''.join(traceback.format_exception(err.value))
     assert err.value.__context__ is None and err.value.__cause__ is None
     out, errs = capsys.readouterr()
@@ -407,19 +472,22 @@ def test_failed_upload_does_not_reveal_the_token(hub, fake_api, capsys, caplog):
 
 
 def test_push_without_a_token_says_how_to_log_in(hub, fake_api):
-    with pytest.raises(PushError, match='no Hugging Face token.*huggingface-cli login.*HF_TOKEN'): push_to_hub(hub, 'someone/digits')
+    with pytest.raises(PushError, match='no Hugging Face token.*huggingface-cli login.*HF_TOKEN'):
+        push_to_hub(hub, 'someone/digits')
     assert fake_api.calls == []
 
 
 def test_push_checks_its_inputs_first(hub, fake_api, tmp_path):
-    with pytest.raises(PushError, match='not a complete hub folder'): push_to_hub(tmp_path, 'someone/digits', token=SECRET)
-    with pytest.raises(PushError, match='invalid repository id'): push_to_hub(hub, 'not a repo id!', token=SECRET)
+    with pytest.raises(PushError, match='not a complete hub folder'):
+        push_to_hub(tmp_path, 'someone/digits', token=SECRET)
+    with pytest.raises(PushError, match='invalid repository id'):
+        push_to_hub(hub, 'not a repo id!', token=SECRET)
     assert fake_api.calls == []
 
 # ---------------------------------------------------------------------------------------------------- the package
 
 def test_import_is_light_and_predict_is_lazy():
     code = ("import sys, mnist_report; assert 'torch' not in sys.modules, 'torch imported'; "
-            "from mnist_report.deploy import predict; assert mnist_report.predict is predict; print('ok')")
+            "from mnist_report.packaged import predict; assert mnist_report.predict is predict; print('ok')")
     done = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
     assert done.stdout.strip() == 'ok', done.stderr[-500:]

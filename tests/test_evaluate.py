@@ -1,15 +1,19 @@
-"""Evaluation: metrics on hand-made cases with known answers, calibration, and checkpoint errors that write nothing."""
+"""Evaluation: metrics on hand-made cases with known answers, calibration, the metrics.json record and its schema,
+and checkpoint errors that write nothing."""
 import math
-import shutil
 
-import numpy as np
 import pytest
 import torch
 
-from mnist_report.evaluate import (calibration_metrics, classification_metrics, evaluate_checkpoint,
-                                   expected_calibration_error, fit_temperature, perturb, wilson_interval)
+from mnist_report.core import read_json, write_json
+from mnist_report.evaluate import FACTOR_UNITS, ROBUSTNESS_LEVELS, add_robustness, evaluate_checkpoint, perturb
+from mnist_report.metrics import (SCHEMA_VERSION, ConfusedPair, MetricsError, calibration_metrics,
+                                  classification_metrics, expected_calibration_error, fit_temperature, load_metrics,
+                                  parse_metrics, results_table, wilson_interval, write_metrics)
 from mnist_report.model import build_model
 from mnist_report.train import CheckpointError, save_best
+
+from metrics_stand_in import fake_logits, stand_in_metrics   # tests/metrics_stand_in.py
 
 
 def test_metrics_on_a_hand_made_case():
@@ -17,20 +21,21 @@ def test_metrics_on_a_hand_made_case():
     y_true = [0, 0, 0, 0, 1, 1, 1, 2, 2, 2]
     y_pred = [0, 0, 0, 1, 1, 1, 1, 2, 2, 1]
     m = classification_metrics(y_true, y_pred, n_classes=3)
-    assert (m['n'], m['correct'], m['error_rate']) == (10, 8, pytest.approx(0.2))
+    assert (m.n, m.correct, m.errors, m.error_rate) == (10, 8, 2, pytest.approx(0.2))
     # class 1: tp 3, fp 2 -> precision 3/5, recall 1; class 0: precision 1, recall 3/4; class 2: precision 1, recall 2/3
-    assert m['per_class']['1']['precision'] == pytest.approx(0.6) and m['per_class']['1']['recall'] == 1
-    assert m['per_class']['0']['recall'] == pytest.approx(0.75) and m['per_class']['2']['recall'] == pytest.approx(2 / 3)
+    assert m.per_class['1'].precision == pytest.approx(0.6) and m.per_class['1'].recall == 1
+    assert m.per_class['0'].recall == pytest.approx(0.75) and m.per_class['2'].recall == pytest.approx(2 / 3)
     f1 = [2 * 0.75 / 1.75, 2 * 0.6 / 1.6, 2 * (2 / 3) / (5 / 3)]
-    assert m['macro']['f1'] == pytest.approx(sum(f1) / 3)
-    assert m['weighted']['f1'] == pytest.approx((4 * f1[0] + 3 * f1[1] + 3 * f1[2]) / 10)
+    assert m.macro.f1 == pytest.approx(sum(f1) / 3)
+    assert m.weighted.f1 == pytest.approx((4 * f1[0] + 3 * f1[1] + 3 * f1[2]) / 10)
     # Wilson 95% for 8/10 (z = 1.95996): 0.4902 to 0.9433
-    lo, hi = m['accuracy_ci95']
+    lo, hi = m.accuracy_ci95
     assert lo == pytest.approx(0.4902, abs=1e-4) and hi == pytest.approx(0.9433, abs=1e-4)
 
 
 def test_wilson_interval_rejects_an_empty_sample():
-    with pytest.raises(ValueError, match='n must be positive'): wilson_interval(0, 0)
+    with pytest.raises(ValueError, match='n must be positive'):
+        wilson_interval(0, 0)
 
 
 def test_ece_is_near_zero_for_calibrated_and_large_for_overconfident_predictions():
@@ -41,7 +46,7 @@ def test_ece_is_near_zero_for_calibrated_and_large_for_overconfident_predictions
     assert expected_calibration_error(probs, labels) < 0.01
     sharp = (logits * 4).softmax(1)                                    # same ranking, far too confident
     assert expected_calibration_error(sharp, labels) > 0.2
-    assert calibration_metrics(logits, labels)['nll'] < calibration_metrics(logits * 4, labels)['nll']
+    assert calibration_metrics(logits, labels).nll < calibration_metrics(logits * 4, labels).nll
 
 
 def test_temperature_scaling_recovers_a_known_temperature():
@@ -54,9 +59,72 @@ def test_temperature_scaling_recovers_a_known_temperature():
 
 def test_perturbations_keep_shape_and_range():
     x = torch.rand(4, 1, 28, 28)
-    for kind, level in [('gaussian_noise', 0.5), ('blur', 2.0), ('rotation', 45), ('translation', 6), ('contrast', 0.9), ('inverted', 1)]:
+    strongest = {kind: levels[-1] for kind, levels in ROBUSTNESS_LEVELS.items()}
+    for kind, level in strongest.items():
         y = perturb(x, kind, level, torch.Generator().manual_seed(0))
         assert y.shape == x.shape and 0 <= y.min() and y.max() <= 1
+    assert set(FACTOR_UNITS) == set(ROBUSTNESS_LEVELS)
+
+# ---------------------------------------------------------------------------------------------------- the record
+
+
+def test_the_record_is_built_from_predictions():
+    labels = torch.arange(1000) % 10
+    record = stand_in_metrics(labels, fake_logits(labels, n_wrong=30))
+    m = record.primary_model
+    assert (m.test.n, m.test.errors, m.test.accuracy) == (1000, 30, 0.97)
+    assert sum(map(sum, m.confusion_matrix)) == 1000
+    assert sum(m.confusion_matrix[d][d] for d in range(10)) == m.test.correct
+    # fake_logits reads the first 30 images (digits 0-9, three times) as the next digit
+    assert all(m.confusion_matrix[d][(d + 1) % 10] == 3 for d in range(10))
+    assert m.confused_pairs[0] == ConfusedPair(true=9, predicted=0, count=3) and len(m.confused_pairs) == 10
+    assert record.run.test_images == 1000 and record.schema_version == SCHEMA_VERSION
+
+
+def test_the_record_round_trips(tmp_path):
+    record = stand_in_metrics(torch.arange(500) % 10)
+    write_metrics(tmp_path/'metrics.json', record)
+    assert load_metrics(tmp_path/'metrics.json') == record
+    assert read_json(tmp_path/'metrics.json') == record.to_dict()
+    assert not list(tmp_path.glob('.*'))                              # no temporary file left behind
+
+
+@pytest.mark.parametrize('version', [None, 0, SCHEMA_VERSION + 1, '1'])
+def test_another_schema_version_is_a_clear_error(tmp_path, version):
+    data = stand_in_metrics(torch.arange(100) % 10).to_dict()
+    if version is None:
+        del data['schema_version']
+    else:
+        data['schema_version'] = version
+    write_json(tmp_path/'metrics.json', data)
+    with pytest.raises(MetricsError, match=f'schema_version {SCHEMA_VERSION}.*Fix: re-run the evaluation chapter'):
+        load_metrics(tmp_path/'metrics.json')
+
+
+def test_a_missing_or_malformed_record_is_a_clear_error(tmp_path):
+    with pytest.raises(MetricsError, match='does not exist'):
+        load_metrics(tmp_path/'metrics.json')
+    (tmp_path/'metrics.json').write_text('{"schema_version": 1,')
+    with pytest.raises(MetricsError, match='not readable JSON'):
+        load_metrics(tmp_path/'metrics.json')
+    data = stand_in_metrics(torch.arange(100) % 10).to_dict()
+    del data['models']['default']['confusion_matrix']
+    with pytest.raises(MetricsError, match=r"models\.default \(ModelMetrics\) lacks \['confusion_matrix'\]"):
+        parse_metrics(data)
+    data = stand_in_metrics(torch.arange(100) % 10).to_dict()
+    data['models']['default']['test']['accuracy'] = '99%'
+    with pytest.raises(MetricsError, match=r'models\.default\.test\.accuracy should be float'):
+        parse_metrics(data)
+
+
+def test_results_table_reads_the_record():
+    record = stand_in_metrics(torch.arange(1000) % 10, parameters=140_458)
+    table = results_table(record, manifest={'total_seconds': 660})
+    row = '| DigitCNN (this project) | 140,458 | **99.00%** (98.17% to 99.46%) | 10 of 1,000 |'
+    assert table.splitlines()[2].startswith(row)
+    assert table.endswith('\n\nwhole chain: 11.0 min.')
+
+# ---------------------------------------------------------------------------------------------------- checkpoints
 
 
 def _split(n=50):
@@ -64,25 +132,37 @@ def _split(n=50):
     return torch.randint(0, 256, (n, 28, 28), generator=g, dtype=torch.uint8), torch.arange(n) % 10
 
 
+def _checkpoint(folder, epoch=1):
+    save_best(folder, build_model('default', channels=[4, 8, 8]), 'default',
+              {'epoch': epoch, 'val_acc': 0.5, 'normalization': {'mean': 0.13, 'std': 0.31}})
+    return folder
+
+
+def _damage(weights, how):
+    if how == 'missing':
+        weights.unlink()
+    elif how == 'corrupt':
+        weights.write_bytes(b'\x00' * 64)
+    else:
+        weights.write_bytes(weights.read_bytes()[:-100])
+
+
 @pytest.mark.parametrize('damage', ['missing', 'corrupt', 'truncated'])
 def test_bad_checkpoint_is_a_clear_error_and_writes_nothing(damage, tmp_path):
-    folder = tmp_path/'best'
-    save_best(folder, build_model('default', channels=[4, 8, 8]), 'default',
-              {'epoch': 1, 'val_acc': 0.5, 'normalization': {'mean': 0.13, 'std': 0.31}})
-    weights = folder/'model.safetensors'
-    if damage == 'missing': weights.unlink()
-    elif damage == 'corrupt': weights.write_bytes(b'\x00' * 64)
-    else: weights.write_bytes(weights.read_bytes()[:-100])
+    folder = _checkpoint(tmp_path/'best')
+    _damage(folder/'model.safetensors', damage)
     before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob('*'))
     with pytest.raises(CheckpointError, match='missing|corrupt'):
-        evaluate_checkpoint(folder, _split(), _split(), robustness_subset=20, progress=False)
+        evaluate_checkpoint(folder, _split(), _split())
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob('*')) == before
 
 
 def test_evaluate_checkpoint_record_shape(tmp_path):
-    save_best(tmp_path/'best', build_model('default', channels=[4, 8, 8]), 'default',
-              {'epoch': 3, 'val_acc': 0.5, 'normalization': {'mean': 0.13, 'std': 0.31}})
-    record, logits = evaluate_checkpoint(tmp_path/'best', _split(), _split(), robustness_subset=20, progress=False)
-    assert logits.shape == (50, 10) and record['checkpoint_epoch'] == 3 and record['test']['n'] == 50
-    assert set(record['robustness']) == {'gaussian_noise', 'blur', 'rotation', 'translation', 'contrast', 'inverted'}
-    assert math.isfinite(record['calibration']['temperature'])
+    folder = _checkpoint(tmp_path/'best', epoch=3)
+    record, logits = evaluate_checkpoint(folder, _split(), _split())
+    assert logits.shape == (50, 10) and record.checkpoint_epoch == 3 and record.test.n == 50
+    assert record.architecture == 'DigitCNN' and record.robustness == {}
+    assert math.isfinite(record.calibration.temperature)
+    record = add_robustness(record, folder, _split(), n_images=20, progress=False)
+    assert record.robustness_images == 20 and set(record.robustness) == set(ROBUSTNESS_LEVELS)
+    assert [p.level for p in record.robustness['rotation']] == ROBUSTNESS_LEVELS['rotation']

@@ -7,7 +7,8 @@ import torch
 from safetensors.torch import load_file
 
 from mnist_report.data import prepare_data
-from mnist_report.train import make_config, train
+from mnist_report.train import train
+from mnist_report.train_config import make_config
 
 SMALL = dict(epochs=2, batch_size=256, model_config={'channels': [8, 16, 16]})
 HISTORY = ['epoch', 'train_loss', 'train_acc', 'val_loss', 'val_acc', 'lr']
@@ -23,11 +24,13 @@ def prepared(real_root, tmp_path_factory):
 
 def _copy(prepared, dst):
     dst.mkdir()
-    for name in ('data.json', 'splits.npz'): shutil.copy(prepared/name, dst/name)
+    for name in ('data.json', 'splits.npz'):
+        shutil.copy(prepared/name, dst/name)
     return dst
 
 
-def _weights(run): return load_file(run/'best'/'model.safetensors')
+def _weights(run):
+    return load_file(run/'best'/'model.safetensors')
 
 
 def test_same_seed_same_history_and_weights(prepared, real_root, tmp_path):
@@ -52,7 +55,8 @@ def test_interrupted_then_resumed_equals_uninterrupted(prepared, real_root, tmp_
     train(a, make_config(**cfg), real_root, quick=True, progress=False)
 
     def interrupt(model, row):
-        if row['epoch'] == 1: raise KeyboardInterrupt
+        if row['epoch'] == 1:
+            raise KeyboardInterrupt
     with pytest.raises(KeyboardInterrupt):
         train(b, make_config(**cfg), real_root, quick=True, progress=False, on_epoch=interrupt)
     assert len(pd.read_csv(b/'history.csv')) == 1
@@ -74,15 +78,17 @@ def test_resume_with_other_parameters_is_refused(prepared, real_root, tmp_path):
     (dict(epochs=0), 'epochs'), (dict(epochs=-3), 'epochs'), (dict(lr=0), 'lr'), (dict(lr=-0.1), 'lr'),
     (dict(lr=float('nan')), 'lr'), (dict(optimizer='adam9'), 'optimizer'), (dict(schedule='warmup'), 'schedule'),
     (dict(batch_size=0), 'batch_size'), (dict(batch_size=5001), 'batch_size'), (dict(model='vit'), 'model'),
-    (dict(weight_decay=-1), 'weight_decay'), (dict(label_smoothing=1.5), 'label_smoothing'), (dict(precision='fp8'), 'precision'),
+    (dict(weight_decay=-1), 'weight_decay'), (dict(label_smoothing=1.5), 'label_smoothing'),
+    (dict(precision='fp8'), 'precision'),
     (dict(warmup=0), 'warmup'), (dict(ema=1.0), 'ema'), (dict(patience=-1), 'patience'),
 ])
 def test_bad_parameter_rejected_before_data_is_loaded(bad, name, tmp_path):
     "A data root that does not exist proves no data was touched: the ValueError comes first."
-    with pytest.raises(ValueError, match=rf'^{name}=') as err:
+    with pytest.raises(ValueError, match=rf'^{name}='):
         train(tmp_path/'run', make_config(**bad), data_dir=tmp_path/'no-data', quick=True, progress=False)
     assert not (tmp_path/'run'/'history.csv').exists()
 
 
 def test_unknown_parameter_is_rejected():
-    with pytest.raises(ValueError, match='unknown training parameter.*epoch'): make_config(epoch=3)
+    with pytest.raises(ValueError, match='unknown training parameter.*epoch'):
+        make_config(epoch=3)
