@@ -10,60 +10,73 @@ from importlib import resources
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from .core import pct
+from .corruptions import CORRUPTIONS
+from .metrics import CalibrationScores, ClassScores, Metrics, ModelMetrics, wilson_interval
+from .metrics_json import SERIES_NAMES
 from .transforms import AUGMENT, PHOTOMETRIC
 
 # %% auto #0
 __all__ = ['card_metadata', 'card_values', 'card_template', 'model_card']
 
 # %% ../nbs/06b_model_card.ipynb #9d875bb7
-def card_metadata(record: dict) -> ModelCardData:
-    "The card's YAML header for the model evaluated in `record` (one model of `metrics.json`)."
-    test = record['test']
+def card_metadata(model: ModelMetrics) -> ModelCardData:
+    "The card's YAML header for `model` (the record of one model of `metrics.json`)."
+    test = model.test
     dataset = dict(task_type='image-classification', task_name='Image Classification', dataset_type='ylecun/mnist',
                    dataset_name='MNIST', dataset_split='test')
     results = [EvalResult(**dataset, metric_type='accuracy', metric_name='accuracy',
-                          metric_value=round(test['accuracy'], 6)),
+                          metric_value=round(test.accuracy, 6)),
                EvalResult(**dataset, metric_type='f1', metric_name='macro F1',
-                          metric_value=round(test['macro']['f1'], 6), metric_args={'average': 'macro'})]
+                          metric_value=round(test.macro.f1, 6), metric_args={'average': 'macro'})]
     return ModelCardData(model_name='DigitCNN (mnist_report)', license='apache-2.0', library_name='pytorch',
                          datasets=['ylecun/mnist'], metrics=['accuracy', 'f1'], pipeline_tag='image-classification',
                          tags=['mnist', 'digits', 'pytorch', 'safetensors', 'pytorch_model_hub_mixin'],
                          eval_results=results)
 
 # %% ../nbs/06b_model_card.ipynb #84eb8995
-FLOOR = 0.9    # the card names, per factor, the first level whose accuracy is below this
-
-FACTOR_UNITS = {'gaussian_noise': 'noise std (pixels in 0-1)', 'blur': 'Gaussian blur sigma (pixels)',
-                'rotation': 'rotation (degrees)', 'translation': 'shift right and down (pixels)',
-                'contrast': 'fraction of contrast removed (towards grey)', 'inverted': 'colours inverted (0 no, 1 yes)'}
-
-FACTOR_PHRASES = {'gaussian_noise': 'Gaussian noise of std {:g} on 0-1 pixels',
-                  'blur': 'a Gaussian blur of sigma {:g} px', 'rotation': 'a rotation of {:g}°',
-                  'translation': 'a shift of {:g} px right and down', 'contrast': '{:.0%} of the contrast removed',
-                  'inverted': 'inverted colours'}
+FLOOR = 0.9                           # the card names the corruptions under which `predict` is less accurate
+PIPELINES = ('network', 'shipped')    # the bare network, then what `predict` runs
 
 # %% ../nbs/06b_model_card.ipynb #c72b8e24
-def _breaks_at(kind: str, curve: list[dict], floor: float) -> str:
-    "Where accuracy under perturbation `kind` first drops below `floor`, as a phrase."
-    phrase = FACTOR_PHRASES.get(kind, kind.replace('_', ' ') + ' at {:g}').format
-    first = next((c for c in curve if c['accuracy'] < floor), None)
-    if first:
-        return f'{phrase(first["level"])} ({pct(first["accuracy"])})'
-    return f'never with {phrase(curve[-1]["level"])} or less'
+def _accuracies(scores: dict, name: str) -> str:
+    "Accuracy under corruption `name` of the bare network / the shipped pipeline, to 0.1% (a dash if unmeasured)."
+    return ' / '.join(pct(scores[p][name].accuracy, 1) if name in scores.get(p, {}) else '–' for p in PIPELINES)
+
+def _corruption_row(name: str, scores: dict) -> dict:
+    "One row of the robustness table: the corruption, what it does, its severity and the two accuracies."
+    c = CORRUPTIONS.get(name)
+    return {'corruption': name.replace('_', ' '), 'description': c.description if c else '',
+            'severity': f'{c.unit}: {c.severity:g}' if c else '', 'accuracy': _accuracies(scores, name)}
+
+def _robustness_values(model: ModelMetrics) -> dict:
+    "The corruption table, both pipelines' mean accuracy and mCE, and the corruptions where `predict` is below FLOOR."
+    r, floor = model.robustness, pct(FLOOR, 0)
+    if r is None:
+        return {'robustness': None, 'floor': floor}
+    names = list(dict.fromkeys(n for p in PIPELINES for n in r.scores.get(p, {}) if n != 'clean'))
+    shipped = r.scores.get('shipped')
+    below = None if shipped is None else [{'corruption': n.replace('_', ' '), 'accuracy': pct(shipped[n].accuracy, 1)}
+                                          for n in names if n in shipped and shipped[n].accuracy < FLOOR]
+    mean = {p: pct(r.mean_accuracy[p], 1) if p in r.mean_accuracy else '–' for p in PIPELINES}
+    mce = {p: f'{r.mce[p]:.2f}' if p in r.mce else '–' for p in PIPELINES} if r.mce else None
+    return {'robustness': {'images': f'{r.images:,}', 'n': len(names), 'clean': _accuracies(r.scores, 'clean'),
+                           'rows': [_corruption_row(n, r.scores) for n in names], 'mean': mean, 'mce': mce,
+                           'below': below}, 'floor': floor}
 
 # %% ../nbs/06b_model_card.ipynb #4ecaeb31
-def _network_values(record: dict, train_summary: dict, data: dict, flops: int | None) -> dict:
+def _network_values(model: ModelMetrics, train_summary: dict, data: dict, flops: int | None) -> dict:
     "Size, input normalisation and calibration of the network."
-    calibration = record['calibration']
-    return {'parameters': f"{record['parameters']:,}", 'mflops': f'{flops / 1e6:.1f}' if flops else None,
+    temperature = model.calibration.temperature
+    return {'parameters': f'{model.parameters:,}', 'mflops': f'{flops / 1e6:.1f}' if flops else None,
             'dropout': train_summary['config']['model_config'].get('dropout', 0.1),
             'mean': f"{data['normalization']['mean']:.5f}", 'std': f"{data['normalization']['std']:.5f}",
-            'temperature': f"{calibration['temperature']:.4f}", 'underconfident': calibration['temperature'] < 1}
+            'temperature': f'{temperature:.4f}', 'underconfident': temperature < 1}
 
 def _training_values(summary: dict, data: dict) -> dict:
-    "The training data, recipe and machine."
+    "The training data (`val_writers`: None if `data.json` predates writer-disjoint splits), recipe and machine."
     cfg, machine = summary['config'], summary.get('machine', {})
     return {'n_train': f"{data['sizes']['train']:,}", 'n_val': f"{data['sizes']['val']:,}",
+            'val_writers': data.get('writers', {}).get('val'),
             'optimizer': cfg['optimizer'], 'lr': f"{cfg['lr']:g}", 'weight_decay': f"{cfg['weight_decay']:g}",
             'schedule': cfg['schedule'], 'epochs': cfg['epochs'], 'epochs_run': summary['epochs_run'],
             'best_epoch': summary['best_epoch'], 'batch_size': cfg['batch_size'],
@@ -77,52 +90,109 @@ def _training_values(summary: dict, data: dict) -> dict:
             'torch_version': machine.get('torch', '?')}
 
 # %% ../nbs/06b_model_card.ipynb #c5a164a2
-def _scores(scores: dict) -> dict:
-    return {name: f'{value:.4f}' for name, value in scores.items()}
+def _fixed(record, names=('precision', 'recall', 'f1')) -> dict:
+    "The scores `names` of `record` to four decimals."
+    return {name: f'{getattr(record, name):.4f}' for name in names}
 
-def _test_values(record: dict) -> dict:
-    "Accuracy with its interval, errors, macro and per-class scores, calibration, the weakest digit."
-    test, calibration = record['test'], record['calibration']
-    worst = min(test['per_class'].items(), key=lambda kv: kv[1]['recall'])
-    per_class = [{'digit': digit, **_scores({k: v[k] for k in ('precision', 'recall', 'f1')}),
-                  'support': f"{v['support']:,}"} for digit, v in test['per_class'].items()]
-    return {'n_test': f"{test['n']:,}", 'accuracy': pct(test['accuracy']),
-            'ci_method': test.get('ci_method', '').title(),
-            'ci_low': pct(test['accuracy_ci95'][0]), 'ci_high': pct(test['accuracy_ci95'][1]),
-            'errors': f"{test['n'] - test['correct']:,}", 'macro': _scores(test['macro']), 'per_class': per_class,
-            'raw': _scores(calibration['before']), 'calibrated': _scores(calibration['after']),
-            'worst_digit': worst[0], 'worst_recall': pct(worst[1]['recall']),
-            'confused_pairs': record['confused_pairs'][:5]}
+def _calibration_scores(scores: CalibrationScores) -> dict:
+    "ECE, NLL and Brier score to four decimals, and (`ci`) their bootstrap 95% intervals when the record has them."
+    ci = {name: f'{low:.4f} to {high:.4f}' for name, (low, high) in scores.ci95.items()}
+    return {**_fixed(scores, ('ece', 'nll', 'brier')), 'ci': ci}
 
-def _robustness_values(record: dict) -> dict:
-    "The robustness table and, per factor, where the accuracy breaks."
-    curves = record['robustness']
-    rows = [{'factor': kind.replace('_', ' '), 'unit': FACTOR_UNITS.get(kind, ''),
-             'levels': ', '.join(f"{c['level']:g}: {pct(c['accuracy'])}" for c in curve)}
-            for kind, curve in curves.items()]
-    breaks = '; '.join(_breaks_at(kind, curve, FLOOR) for kind, curve in curves.items())
-    return {'robustness': rows, 'robustness_images': record.get('robustness_images', 'a subset of the'),
-            'floor': f'{FLOOR:.0%}', 'breaks': breaks}
+def _recall_intervals(per_class: dict[str, ClassScores]) -> dict:
+    "Wilson 95% interval of each class's recall, from its recall and its number of test images (none: 0 to 1)."
+    return {digit: wilson_interval(round(v.recall * v.support), v.support) if v.support else (0.0, 1.0)
+            for digit, v in per_class.items()}
+
+def _interval(low_high) -> str:
+    return f'{pct(low_high[0])} to {pct(low_high[1])}'
+
+def _overlap(intervals) -> bool:
+    "Whether all the (low, high) `intervals` share a point."
+    return bool(max(low for low, _ in intervals) <= min(high for _, high in intervals))
+
+def _recall_values(per_class: dict[str, ClassScores]) -> dict:
+    "The lowest and highest recall with their Wilson intervals, and whether all classes' intervals overlap."
+    intervals = _recall_intervals(per_class)
+    worst = min(per_class, key=lambda d: per_class[d].recall)
+    best = max(per_class, key=lambda d: per_class[d].recall)
+    return {'worst_digit': worst, 'worst_recall': pct(per_class[worst].recall), 'worst_ci': _interval(intervals[worst]),
+            'best_digit': best, 'best_recall': pct(per_class[best].recall), 'best_ci': _interval(intervals[best]),
+            'recall_overlap': _overlap(intervals.values())}
+
+def _test_values(model: ModelMetrics) -> dict:
+    "Accuracy with its interval, errors, macro and per-class scores (recall with its interval), calibration."
+    test, calibration = model.test, model.calibration
+    intervals = _recall_intervals(test.per_class)
+    per_class = [{'digit': digit, **_fixed(v), 'recall_ci': _interval(intervals[digit]), 'support': f'{v.support:,}'}
+                 for digit, v in test.per_class.items()]
+    return {'n_test': f'{test.n:,}', 'accuracy': pct(test.accuracy), 'ci_method': test.ci_method.title(),
+            'ci_low': pct(test.accuracy_ci95[0]), 'ci_high': pct(test.accuracy_ci95[1]), 'errors': f'{test.errors:,}',
+            'macro': _fixed(test.macro), 'per_class': per_class, 'raw': _calibration_scores(calibration.before),
+            'calibrated': _calibration_scores(calibration.after), **_recall_values(test.per_class),
+            'confused_pairs': model.confused_pairs[:5]}
+
+# %% ../nbs/06b_model_card.ipynb #9f3b1e57
+def _writer_values(model: ModelMetrics) -> dict:
+    "Accuracy on each writer group (NIST series) with its interval, whether the intervals overlap, the lowest group."
+    groups = sorted(model.writer_groups.items())
+    if not groups:
+        return {'writer_groups': [], 'writer_overlap': None, 'writer_lowest': None}
+    def name(series):
+        return SERIES_NAMES.get(series, f'series {series}')
+    rows = [{'writers': name(series), 'n': f'{g.n:,}', 'accuracy': pct(g.accuracy), 'ci': _interval(g.accuracy_ci95)}
+            for series, g in groups]
+    return {'writer_groups': rows, 'writer_overlap': _overlap([g.accuracy_ci95 for _, g in groups]),
+            'writer_lowest': name(min(groups, key=lambda sg: sg[1].accuracy)[0])}
+
+# %% ../nbs/06b_model_card.ipynb #d4a7f6b8
+SIGNIFICANCE = 0.05    # the card calls a paired difference significant when McNemar's p-value is below this
 
 # %% ../nbs/06b_model_card.ipynb #0579d4e8
-def _comparison_values(metrics: dict, photos: dict | None) -> dict:
-    "The baseline's test accuracy, and the accuracy on simulated photos when the deployment chapter measured it."
-    baseline = next((record for name, record in metrics['models'].items() if name != metrics['primary']), None)
-    if baseline:
-        baseline = {'architecture': baseline['architecture'], 'parameters': f"{baseline['parameters']:,}",
-                    'accuracy': pct(baseline['test']['accuracy'])}
+def _paired_values(metrics: Metrics, other: str) -> dict | None:
+    "McNemar's test of the primary model against model `other`, the primary model's side first (None: not recorded)."
+    c = next((c for c in metrics.comparisons if {c.a, c.b} == {metrics.primary, other}), None)
+    if c is None:
+        return None
+    sign, mine, theirs = (1, c.only_a, c.only_b) if c.a == metrics.primary else (-1, c.only_b, c.only_a)
+    low, high = sorted(100 * sign * d for d in c.diff_ci95)
+    return {'images': c.images, 'n': f'{c.n:,}', 'only_model': f'{mine:,}', 'only_other': f'{theirs:,}',
+            'both_wrong': f'{c.both_wrong:,}', 'p_value': f'{c.p_value:.2g}', 'significant': c.p_value < SIGNIFICANCE,
+            'level': pct(SIGNIFICANCE, 0), 'diff': f'{100 * sign * c.accuracy_diff:+.2f}',
+            'diff_ci': f'{low:+.2f} to {high:+.2f}'}
+
+def _comparison_values(metrics: Metrics, photos: dict | None) -> dict:
+    "The baseline's test accuracy and the paired test against it, and the accuracy on simulated photos if measured."
+    other = next((name for name in metrics.models if name != metrics.primary), None)
+    baseline = None
+    if other:
+        m = metrics.models[other]
+        baseline = {'architecture': m.architecture, 'parameters': f'{m.parameters:,}', 'accuracy': pct(m.test.accuracy)}
     if photos:
         photos = {'n': f"{photos['n']:,}", 'description': photos['description'],
                   'results': [{'pipeline': r['pipeline'], 'accuracy': pct(r['accuracy'])} for r in photos['results']]}
-    return {'baseline': baseline, 'photos': photos}
+    return {'baseline': baseline, 'paired': _paired_values(metrics, other) if other else None, 'photos': photos}
 
-def card_values(metrics: dict, train_summary: dict, data: dict, repo_id: str, photos: dict | None = None,
+def _rejection_values(model: ModelMetrics) -> dict:
+    "The 'not sure' rule (threshold chosen on validation): digits answered, non-digits refused and their confidence."
+    r = model.rejection
+    if r is None:
+        return {'rejection': None}
+    return {'rejection': {'threshold': f'{r.threshold:.4f}', 'val_answered': pct(r.val_answered, 1),
+                          'test_answered': pct(r.test_answered, 1), 'answered_accuracy': pct(r.test_answered_accuracy),
+                          'non_digits': f'{r.non_digits:,}', 'refused': pct(r.non_digit_rejected, 1),
+                          'confidence': pct(r.non_digit_mean_confidence, 1),
+                          'refuses_most': r.non_digit_rejected > 0.5}}
+
+def card_values(metrics: Metrics, train_summary: dict, data: dict, repo_id: str, photos: dict | None = None,
                 flops: int | None = None) -> dict:
     "Every value the card template uses, from the run's records (`photos`: `deploy.json`'s, `flops`: per image)."
-    record = metrics['models'][metrics['primary']]
-    return {'repo_id': repo_id, 'quick': metrics['run']['quick'], **_network_values(record, train_summary, data, flops),
-            **_training_values(train_summary, data), **_test_values(record), **_robustness_values(record),
-            **_comparison_values(metrics, photos)}
+    if not isinstance(metrics, Metrics):
+        raise TypeError(f'metrics must be the typed record of metrics_json.load_metrics, not {type(metrics).__name__}')
+    model = metrics.primary_model
+    return {'repo_id': repo_id, 'quick': metrics.run.quick, **_network_values(model, train_summary, data, flops),
+            **_training_values(train_summary, data), **_test_values(model), **_writer_values(model),
+            **_robustness_values(model), **_rejection_values(model), **_comparison_values(metrics, photos)}
 
 # %% ../nbs/06b_model_card.ipynb #76fee868
 TEMPLATE = 'templates/model_card.md'   # in the mnist_report package
@@ -132,10 +202,9 @@ def card_template() -> str:
     "The text of the card's Jinja2 template."
     return resources.files('mnist_report').joinpath(TEMPLATE).read_text(encoding='utf-8')
 
-def model_card(metrics: dict, train_summary: dict, data: dict, repo_id: str, photos: dict | None = None,
+def model_card(metrics: Metrics, train_summary: dict, data: dict, repo_id: str, photos: dict | None = None,
                flops: int | None = None) -> ModelCard:
-    "The model card of the primary model; every number comes from the run's records."
+    "The model card of the primary model of `metrics` (from `load_metrics`); every number comes from the run's records."
     values = card_values(metrics, train_summary, data, repo_id, photos, flops)
-    header = card_metadata(metrics['models'][metrics['primary']])
     # Jinja drops a template's final newline; the card keeps it
-    return ModelCard.from_template(header, template_str=card_template() + '\n', **values)
+    return ModelCard.from_template(card_metadata(metrics.primary_model), template_str=card_template() + '\n', **values)

@@ -23,7 +23,8 @@ from tqdm import tqdm
 from .core import (CANONICAL_RUN, DATA_ENV, QUICK_ENV, QUICK_RUN, RUN_ENV, atomic_write, display_path,
                                project_root, read_json, resolve_path, write_json)
 from .data import MNISTDataError, ensure_mnist, verify_raw
-from .metrics import load_metrics, results_table
+from .writers import qmnist_folder, verify_qmnist
+from .metrics_json import load_metrics, results_table
 
 # %% auto #0
 __all__ = ['CHAPTERS', 'PACKAGES', 'RESULTS_START', 'RESULTS_END', 'BENCHMARK_START', 'BENCHMARK_END', 'BENCHMARKS',
@@ -91,10 +92,11 @@ def git_state(root=None) -> dict:
         return {'commit': None, 'dirty': None}
 
 def data_hashes(data_dir=None) -> dict:
-    "SHA-256 of the four raw MNIST files, or the reason they could not be read."
+    "SHA-256 of the four raw MNIST files and the two QMNIST label files, or the reason they could not be read."
     try:
         root = ensure_mnist(data_dir, download=False)
-        return {'root': str(root), 'sha256': verify_raw(root)}
+        hashes = {**verify_raw(root), **verify_qmnist(qmnist_folder(root))}
+        return {'root': str(root), 'sha256': hashes}
     except MNISTDataError as e:
         return {'error': str(e)}
 

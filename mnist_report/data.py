@@ -12,17 +12,14 @@ import os
 import tempfile
 from pathlib import Path
 
-import numpy as np
 import torch
-from sklearn.model_selection import train_test_split
 from torchvision.datasets import MNIST
 
-from .core import DATA_ENV, atomic_write, project_root, read_json, resolve_path, write_json
+from .core import DATA_ENV, project_root, resolve_path
 
 # %% auto #0
-__all__ = ['RAW_FILES', 'N_VAL', 'QUICK_SIZES', 'MNISTDataError', 'resolve_data_dir', 'raw_folder', 'sha256_file', 'verify_raw',
-           'ensure_mnist', 'load_mnist', 'stratified_subset', 'train_val_split', 'pixel_stats', 'prepare_data',
-           'ensure_data', 'load_split']
+__all__ = ['RAW_FILES', 'MNISTDataError', 'resolve_data_dir', 'raw_folder', 'sha256_file', 'verify_raw', 'ensure_mnist',
+           'load_mnist']
 
 # %% ../nbs/00_data.ipynb #b92de2fb
 class MNISTDataError(RuntimeError):
@@ -123,98 +120,3 @@ def load_mnist(data_dir=None, train: bool = True) -> tuple[torch.Tensor, torch.T
     "Verified MNIST images (N×28×28 `uint8`) and labels (N `int64`): the training set, or the test set."
     dataset = MNIST(ensure_mnist(data_dir), train=train, download=False)
     return dataset.data, dataset.targets
-
-# %% ../nbs/00_data.ipynb #80252642
-N_VAL = 5000
-QUICK_SIZES = {'train': 5000, 'val': 1000, 'test': 2000}
-
-def stratified_subset(labels, n: int, seed: int = 0) -> np.ndarray:
-    "Sorted positions of a class-stratified random sample of `n` of `labels`."
-    labels = np.asarray(labels)
-    if n >= len(labels):
-        return np.arange(len(labels))
-    positions, _ = train_test_split(np.arange(len(labels)), train_size=n, stratify=labels, random_state=seed)
-    return np.sort(positions)
-
-def train_val_split(labels, n_val: int = N_VAL, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    "Sorted indices of a stratified, seeded train/validation split with `n_val` validation examples."
-    labels = np.asarray(labels)
-    if not 0 < n_val < len(labels):
-        raise ValueError(f'n_val must be between 1 and {len(labels) - 1}, got {n_val}')
-    val = stratified_subset(labels, n_val, seed)
-    return np.setdiff1d(np.arange(len(labels)), val), val
-
-# %% ../nbs/00_data.ipynb #80cf66d8
-def pixel_stats(images) -> tuple[float, float]:
-    "Mean and standard deviation of all pixels of `uint8` `images`, scaled to [0, 1]."
-    pixels = torch.as_tensor(images).double().div_(255)
-    return pixels.mean().item(), pixels.std().item()
-
-# %% ../nbs/00_data.ipynb #b77018b2
-def _split_indices(labels, seed: int, quick: bool, n_val: int) -> dict:
-    "Training and validation indices into the 60,000 training images (quick: stratified subsets of both)."
-    train, val = train_val_split(labels, n_val, seed)
-    if quick:
-        train = train[stratified_subset(labels[train], QUICK_SIZES['train'], seed)]
-        val = val[stratified_subset(labels[val], QUICK_SIZES['val'], seed)]
-    return {'train': train, 'val': val}
-
-def prepare_data(run, data_dir=None, seed: int = 0, quick: bool = False, n_val: int = N_VAL) -> dict:
-    "Split, measure and record the data of run folder `run`: writes `splits.npz` and `data.json`, returns the record."
-    run = Path(run)
-    params = {'seed': seed, 'quick': bool(quick), 'n_val': n_val}
-    if (run/'data.json').exists():
-        old = {k: read_json(run/'data.json').get(k) for k in params}
-        if old != params:
-            raise ValueError(f'Run folder {run} was prepared with {old}, not {params}. '
-                             'Fix: use the same parameters, or another run_dir for the new ones.')
-    images, labels = load_mnist(data_dir, train=True)
-    splits = _split_indices(labels.numpy(), seed, quick, n_val)
-    buf = io.BytesIO()
-    np.savez_compressed(buf, **splits)
-    atomic_write(run/'splits.npz', buf.getvalue())
-    mean, std = pixel_stats(images[splits['train']])
-    test_size = QUICK_SIZES['test'] if quick else 10000
-    record = {**params,
-              'sizes': {'train': len(splits['train']), 'val': len(splits['val']), 'test': test_size},
-              'normalization': {'mean': mean, 'std': std},
-              'sha256': {name: sha for name, (sha, _) in RAW_FILES.items()},
-              'splits_file': 'splits.npz'}
-    write_json(run/'data.json', record)
-    return record
-
-# %% ../nbs/00_data.ipynb #d80772c2
-def ensure_data(run, data_dir=None, seed: int = 0, quick: bool = False) -> dict:
-    "The run's data record: `run/data.json` if present (and of the same `quick` mode), else a new one (`prepare_data`)."
-    path = Path(run)/'data.json'
-    if not path.exists():
-        return prepare_data(run, data_dir, seed=seed, quick=quick)
-    record = read_json(path)
-    if record['quick'] != bool(quick):
-        held = 'quick' if record['quick'] else 'full'
-        raise ValueError(f'Run folder {run} holds {held} data, but quick={bool(quick)}. '
-                         'Fix: use the same quick setting for every chapter of a run, or another run_dir.')
-    return record
-
-# %% ../nbs/00_data.ipynb #6355e1be
-def _split_positions(run: Path, record: dict, split: str, labels) -> np.ndarray:
-    "Positions of `split` in its MNIST set: the whole test set (quick: a stratified subset), or the recorded indices."
-    if split == 'test':
-        if record['quick']:
-            return stratified_subset(labels.numpy(), QUICK_SIZES['test'], record['seed'])
-        return np.arange(len(labels))
-    with np.load(run/record['splits_file'], allow_pickle=False) as f:
-        return f[split]
-
-def load_split(run, split: str, data_dir=None) -> tuple[torch.Tensor, torch.Tensor]:
-    "Images and labels of `split` ('train', 'val' or 'test') as recorded in run folder `run`."
-    run = Path(run)
-    if not (run/'data.json').exists():
-        raise FileNotFoundError(f'{run/"data.json"} not found. Fix: run prepare_data (the EDA chapter does) '
-                                'for this run folder first.')
-    record = read_json(run/'data.json')
-    if split not in ('train', 'val', 'test'):
-        raise ValueError(f"split must be 'train', 'val' or 'test', got {split!r}")
-    images, labels = load_mnist(data_dir, train=split != 'test')
-    keep = torch.as_tensor(_split_positions(run, record, split, labels))
-    return images[keep], labels[keep]

@@ -17,8 +17,8 @@ from sklearn.manifold import TSNE
 from .metrics import confusion_counts
 
 # %% auto #0
-__all__ = ['integrity_table', 'image_hashes', 'duplicate_counts', 'class_counts', 'balance_tests', 'plot_digits', 'class_images',
-           'pixel_summary', 'embed_2d', 'confused_pairs']
+__all__ = ['integrity_table', 'image_hashes', 'duplicate_counts', 'nearest_neighbours', 'class_counts', 'balance_tests',
+           'plot_digits', 'class_images', 'pixel_summary', 'embed_2d', 'confused_pairs', 'ink_geometry']
 
 # %% ../nbs/01_eda.ipynb #ecb92c00
 def integrity_table(images: dict, labels: dict) -> pd.DataFrame:
@@ -42,6 +42,20 @@ def duplicate_counts(hashes: dict) -> pd.DataFrame:
             n = len(ha) - len(np.unique(ha)) if a == b else int(np.isin(ha, hb).sum())
             rows.append({'split A': a, 'split B': b, 'duplicates': n})
     return pd.DataFrame(rows)
+
+# %% ../nbs/01_eda.ipynb #0523e751
+def nearest_neighbours(a, b, chunk: int = 1000) -> tuple[np.ndarray, np.ndarray]:
+    "For each image of `a`: Euclidean pixel distance (pixels in [0, 1]) to its nearest image of `b`, and its index."
+    a = np.asarray(a, dtype=np.float32).reshape(len(a), -1) / 255
+    b = np.asarray(b, dtype=np.float32).reshape(len(b), -1) / 255
+    b_sq = (b * b).sum(1)
+    dist, index = [], []
+    for start in range(0, len(a), chunk):
+        x = a[start:start + chunk]
+        d2 = (x * x).sum(1)[:, None] + b_sq[None] - 2 * x @ b.T
+        index.append(d2.argmin(1))
+        dist.append(np.sqrt(np.maximum(d2[np.arange(len(x)), index[-1]], 0)))
+    return np.concatenate(dist), np.concatenate(index)
 
 # %% ../nbs/01_eda.ipynb #59c3c732
 def class_counts(labels: dict, n_classes: int = 10) -> pd.DataFrame:
@@ -88,9 +102,14 @@ def class_images(images, labels, reduce=np.mean, n_classes: int = 10) -> np.ndar
 
 # %% ../nbs/01_eda.ipynb #14511140
 def pixel_summary(images) -> dict:
-    "Share of background (0) and saturated (255) pixels, and mean ink per image (pixels > 0)."
+    "Shares of background (0) and saturated (255) pixels, the three most common ink values and ink per image."
     x = np.asarray(images)
-    return {'background share': float((x == 0).mean()), 'saturated share': float((x == 255).mean()),
+    counts = np.bincount(x.ravel(), minlength=256)
+    ink = counts[1:].sum()
+    top = np.sort(np.argsort(counts[1:], kind='stable')[-3:] + 1)
+    return {'background share': float(counts[0] / counts.sum()), 'saturated share': float(counts[255] / counts.sum()),
+            'saturated share of ink': float(counts[255] / ink), 'top ink values': top.tolist(),
+            'top ink values share of ink': float(counts[top].sum() / ink),
             'ink pixels per image': float((x > 0).reshape(len(x), -1).sum(1).mean())}
 
 # %% ../nbs/01_eda.ipynb #06c02f49
@@ -109,3 +128,17 @@ def confused_pairs(y_true, y_pred, top: int = 8, n_classes: int = 10) -> pd.Data
             for a in range(n_classes) for b in range(a + 1, n_classes)]
     ranked = pd.DataFrame(rows).sort_values('confusions', ascending=False, kind='stable')
     return ranked.head(top).reset_index(drop=True)
+
+# %% ../nbs/01_eda.ipynb #0327936f
+def ink_geometry(images) -> pd.DataFrame:
+    "Per image: height and width of the ink's bounding box (pixels > 0) and the centre of mass (row, column)."
+    x = np.asarray(images)
+    ink = x > 0
+
+    def extent(mask):  # first to last non-empty line, inclusive
+        return mask.shape[1] - mask[:, ::-1].argmax(1) - mask.argmax(1)
+    rows, cols = x.sum(2, dtype=np.float64), x.sum(1, dtype=np.float64)
+    total = rows.sum(1)
+    return pd.DataFrame({'height': extent(ink.any(2)), 'width': extent(ink.any(1)),
+                         'centre row': rows @ np.arange(x.shape[1]) / total,
+                         'centre column': cols @ np.arange(x.shape[2]) / total})

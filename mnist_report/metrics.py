@@ -4,17 +4,15 @@
 
 # %% auto #0
 __all__ = ['SCHEMA_VERSION', 'SCHEMA', 'MODEL_NAMES', 'Averages', 'ClassScores', 'TestMetrics', 'CalibrationScores',
-           'Calibration', 'ConfusedPair', 'RobustnessPoint', 'ModelMetrics', 'RunInfo', 'Metrics', 'wilson_interval',
-           'classification_metrics', 'confusion_counts', 'confused_pairs', 'reliability_table',
-           'expected_calibration_error', 'calibration_metrics', 'fit_temperature', 'model_metrics', 'build_metrics',
-           'MetricsError', 'write_metrics', 'parse_metrics', 'load_metrics', 'results_table']
+           'Calibration', 'ConfusedPair', 'RobustnessPoint', 'GroupAccuracy', 'CorruptionScore', 'Robustness',
+           'Rejection', 'Comparison', 'ModelMetrics', 'RunInfo', 'Metrics', 'wilson_interval', 'classification_metrics',
+           'confusion_counts', 'confused_pairs', 'reliability_table', 'expected_calibration_error',
+           'calibration_metrics', 'fit_temperature', 'model_metrics', 'group_accuracy', 'build_metrics']
 
 # %% ../nbs/00_metrics.ipynb #06cb9e4c
 import dataclasses
 import math
-import typing
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -23,11 +21,10 @@ import torch.nn.functional as F
 from scipy import optimize, stats
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
-from .core import pct, read_json, write_json
-
 # %% ../nbs/00_metrics.ipynb #8958040e
-SCHEMA_VERSION = 1                               # bump when a field is added, removed or changes meaning
+SCHEMA_VERSION = 2                               # bump when a field is added, removed or changes meaning
 SCHEMA = f'mnist_report.metrics/{SCHEMA_VERSION}'
+MODEL_NAMES = {'default': 'DigitCNN (this project)', 'baseline': 'pytorch/examples network and recipe'}  # for readers
 
 @dataclass(frozen=True, kw_only=True)
 class Averages:
@@ -69,6 +66,7 @@ class CalibrationScores:
     ece: float
     nll: float
     brier: float
+    ci95: dict[str, list[float]] = field(default_factory=dict)   # 'ece', 'nll', 'brier': bootstrap [low, high]
 
 @dataclass(frozen=True, kw_only=True)
 class Calibration:
@@ -86,9 +84,63 @@ class ConfusedPair:
 
 @dataclass(frozen=True, kw_only=True)
 class RobustnessPoint:
-    "Accuracy under one perturbation at one strength (level 0: the clean images)."
+    "Accuracy under one corruption at one severity (the first level: the clean images)."
     level: float
     accuracy: float
+
+# %% ../nbs/00_metrics.ipynb #f1288629
+@dataclass(frozen=True, kw_only=True)
+class GroupAccuracy:
+    "Accuracy on one group of test images (e.g. one NIST series) with its Wilson 95% interval."
+    n: int
+    correct: int
+    accuracy: float
+    accuracy_ci95: list[float]
+
+@dataclass(frozen=True, kw_only=True)
+class CorruptionScore:
+    "One pipeline under one corruption: accuracy, calibration error, confidence and collapse."
+    accuracy: float
+    ece: float
+    mean_confidence: float
+    top_class_share: float          # share of the most frequent answer; 1.0: one class for every image
+    rejected: int = 0               # images the shipped preprocessing refused (counted as wrong)
+
+@dataclass(frozen=True, kw_only=True)
+class Robustness:
+    "The corruption suite on `images` test images, for the bare network and the shipped pipeline."
+    images: int
+    seed: int
+    scores: dict[str, dict[str, CorruptionScore]]                    # pipeline -> corruption ('clean' too) -> score
+    mean_accuracy: dict[str, float]                                   # pipeline -> mean over corruptions
+    mce: dict[str, float] = field(default_factory=dict)               # pipeline -> mean corruption error vs baseline
+    severity: dict[str, dict[str, list[RobustnessPoint]]] = field(default_factory=dict)  # pipeline -> corruption
+
+@dataclass(frozen=True, kw_only=True)
+class Rejection:
+    "The shipped model's 'not sure' rule: a threshold chosen on validation, and what it does on test and non-digits."
+    threshold: float                 # answer only when the calibrated top probability reaches it
+    val_answered: float              # share of clean validation digits answered
+    test_answered: float
+    test_answered_accuracy: float
+    non_digits: int
+    non_digit_rejected: float
+    non_digit_mean_confidence: float
+
+@dataclass(frozen=True, kw_only=True)
+class Comparison:
+    "McNemar's exact test of models `a` and `b` on the same images, with the discordant counts."
+    a: str
+    b: str
+    images: str                      # which images and pipeline, e.g. 'test, network'
+    n: int
+    both_correct: int
+    only_a: int                      # images only `a` gets right
+    only_b: int
+    both_wrong: int
+    p_value: float
+    accuracy_diff: float             # accuracy of a minus accuracy of b
+    diff_ci95: list[float]           # Newcombe's interval for paired proportions
 
 # %% ../nbs/00_metrics.ipynb #f39d5ba2
 @dataclass(frozen=True, kw_only=True)
@@ -102,8 +154,9 @@ class ModelMetrics:
     calibration: Calibration
     confusion_matrix: list[list[int]]                 # counts, [true digit][predicted digit]
     confused_pairs: list[ConfusedPair]                # the most frequent off-diagonal cells, most frequent first
-    robustness_images: int = 0                        # size of the stratified test subset of the robustness curves
-    robustness: dict[str, list[RobustnessPoint]] = field(default_factory=dict)   # factor: one point per level
+    writer_groups: dict[str, GroupAccuracy] = field(default_factory=dict)   # 'series 0', 'series 4'
+    robustness: Robustness | None = None
+    rejection: Rejection | None = None
 
 @dataclass(frozen=True, kw_only=True)
 class RunInfo:
@@ -112,6 +165,7 @@ class RunInfo:
     seed: int
     test_images: int
     val_images: int
+    split: str = 'writer-disjoint'                    # how validation was split off the training images
 
 @dataclass(frozen=True, kw_only=True)
 class Metrics:
@@ -121,6 +175,7 @@ class Metrics:
     run: RunInfo
     primary: str = 'default'                          # the model the README and the model card report
     models: dict[str, ModelMetrics]
+    comparisons: list[Comparison] = field(default_factory=list)
 
     @property
     def primary_model(self) -> ModelMetrics:
@@ -207,8 +262,7 @@ def fit_temperature(logits, labels) -> float:
 
 # %% ../nbs/00_metrics.ipynb #6bee98d8
 def model_metrics(test_logits, test_labels, val_logits, val_labels, *, architecture: str, parameters: int,
-                  checkpoint_epoch: int, val_accuracy: float, robustness: dict | None = None,
-                  robustness_images: int = 0) -> ModelMetrics:
+                  checkpoint_epoch: int, val_accuracy: float) -> ModelMetrics:
     "One model's record from its test logits; the temperature is fitted on its validation logits."
     test_logits, test_labels = torch.as_tensor(test_logits), torch.as_tensor(test_labels)
     predicted = test_logits.argmax(1)
@@ -218,92 +272,23 @@ def model_metrics(test_logits, test_labels, val_logits, val_labels, *, architect
                               after=calibration_metrics(test_logits, test_labels, temperature))
     return ModelMetrics(architecture=architecture, parameters=parameters, checkpoint_epoch=checkpoint_epoch,
                         val_accuracy=val_accuracy, test=classification_metrics(test_labels, predicted, len(cm)),
-                        calibration=calibration, confusion_matrix=cm.tolist(), confused_pairs=confused_pairs(cm),
-                        robustness_images=robustness_images, robustness=dict(robustness or {}))
+                        calibration=calibration, confusion_matrix=cm.tolist(), confused_pairs=confused_pairs(cm))
+
+def group_accuracy(correct, groups) -> dict[str, GroupAccuracy]:
+    "Accuracy with its Wilson interval for each value of `groups` (one label per image), keyed by that value."
+    correct, groups = np.asarray(correct, dtype=bool), np.asarray(groups)
+    result = {}
+    for group in np.unique(groups):
+        hits = int(correct[groups == group].sum())
+        n = int((groups == group).sum())
+        result[str(group)] = GroupAccuracy(n=n, correct=hits, accuracy=hits / n,
+                                           accuracy_ci95=list(wilson_interval(hits, n)))
+    return result
 
 def build_metrics(models: dict, *, quick: bool, seed: int, test_images: int, val_images: int,
-                  primary: str = 'default') -> Metrics:
+                  primary: str = 'default', comparisons: list | None = None) -> Metrics:
     "The run's record: its settings and the `ModelMetrics` of every model; `primary` is the one reported."
     if primary not in models:
         raise ValueError(f'the primary model {primary!r} is not among the evaluated models {sorted(models)}')
     run = RunInfo(quick=quick, seed=seed, test_images=test_images, val_images=val_images)
-    return Metrics(run=run, primary=primary, models=dict(models))
-
-# %% ../nbs/00_metrics.ipynb #7d728cfe
-class MetricsError(ValueError):
-    "A `metrics.json` that is missing, unreadable, of another schema version or not shaped like `Metrics`."
-
-_PLAIN = {float: (int, float), int: (int,), str: (str,), bool: (bool,)}   # JSON writes 1.0 as 1.0 but levels as 0
-
-def _parse(kind, value, where: str):
-    "JSON `value` as type `kind` (a record class, `list[...]`, `dict[str, ...]` or a plain type)."
-    if dataclasses.is_dataclass(kind):
-        return _parse_record(kind, value, where)
-    origin, args = typing.get_origin(kind), typing.get_args(kind)
-    if origin is list and isinstance(value, list):
-        return [_parse(args[0], v, f'{where}[{i}]') for i, v in enumerate(value)]
-    if origin is dict and isinstance(value, dict):
-        return {k: _parse(args[1], v, f'{where}.{k}') for k, v in value.items()}
-    if origin is None and isinstance(value, _PLAIN.get(kind, kind)):
-        return value
-    raise MetricsError(f'{where} should be {getattr(kind, "__name__", kind)}, not {type(value).__name__} {value!r:.60}')
-
-def _parse_record(kind, value, where: str):
-    "JSON object `value` as record class `kind`: every required field present, no unknown one."
-    if not isinstance(value, dict):
-        raise MetricsError(f'{where} should be an object ({kind.__name__}), not {type(value).__name__}')
-    fields = {f.name: f for f in dataclasses.fields(kind)}
-    required = {n for n, f in fields.items() if f.default is dataclasses.MISSING
-                and f.default_factory is dataclasses.MISSING}
-    missing, unknown = sorted(required - set(value)), sorted(set(value) - set(fields))
-    if missing or unknown:
-        raise MetricsError(f'{where} ({kind.__name__}) lacks {missing} or has unknown fields {unknown}')
-    return kind(**{n: _parse(fields[n].type, v, f'{where}.{n}') for n, v in value.items()})
-
-# %% ../nbs/00_metrics.ipynb #a42e18a1
-def write_metrics(path, metrics: Metrics) -> Path:
-    "Write `metrics` to `path` (a run's `metrics.json`) as indented JSON, atomically."
-    return write_json(path, metrics.to_dict())
-
-def parse_metrics(data, source: str = 'metrics.json') -> Metrics:
-    "The typed record of parsed JSON `data`; `MetricsError` if it is of another schema version or malformed."
-    version = data.get('schema_version') if isinstance(data, dict) else None
-    if version != SCHEMA_VERSION or data.get('schema') != SCHEMA:
-        found = 'no schema_version' if version is None else f'schema_version {version!r}'
-        raise MetricsError(f'{source} has {found}, this code reads schema_version {SCHEMA_VERSION} ({SCHEMA}). '
-                           'Fix: re-run the evaluation chapter (05_evaluation) for this run.')
-    return _parse(Metrics, data, source)
-
-def load_metrics(path) -> Metrics:
-    "The validated record stored at `path`; `MetricsError` if missing, unreadable, of another version or malformed."
-    path = Path(path)
-    if not path.is_file():
-        raise MetricsError(f'{path} does not exist. Fix: run the evaluation chapter (05_evaluation) for this run.')
-    try:
-        data = read_json(path)
-    except (OSError, ValueError) as e:
-        raise MetricsError(f'{path} is not readable JSON ({e}). Fix: re-run the evaluation chapter.') from None
-    return parse_metrics(data, str(path))
-
-# %% ../nbs/00_metrics.ipynb #e2ec3002
-MODEL_NAMES = {'default': 'DigitCNN (this project)', 'baseline': 'pytorch/examples network and recipe'}
-
-def _results_row(name: str, m: ModelMetrics) -> str:
-    "One model's row of the results table."
-    t, c = m.test, m.calibration
-    low, high = t.accuracy_ci95
-    return (f'| {name} | {m.parameters:,} | **{pct(t.accuracy)}** ({pct(low)} to {pct(high)}) | '
-            f'{t.errors} of {t.n:,} | {t.macro.f1:.4f} | {c.before.ece:.4f} ({c.after.ece:.4f}) | {c.before.nll:.4f} |')
-
-def results_table(metrics: Metrics, summary: dict | None = None, manifest: dict | None = None) -> str:
-    "Markdown results table (test set) of every model in `metrics`, with the training and chain times if given."
-    lines = ['| model | parameters | test accuracy (95% CI) | errors | macro F1 | ECE (after temperature) | NLL |',
-             '|---|---:|---|---:|---:|---|---:|']
-    lines += [_results_row(MODEL_NAMES.get(name, name), m) for name, m in metrics.models.items()]
-    notes = []
-    if summary:
-        notes.append(f"training: {summary['epochs_run']} epochs, {summary['train_seconds'] / 60:.1f} min on "
-                     f"{summary['threads']} CPU threads ({summary['precision']})")
-    if manifest and manifest.get('total_seconds'):
-        notes.append(f"whole chain: {manifest['total_seconds'] / 60:.1f} min")
-    return '\n'.join(lines) + (f"\n\n{'; '.join(notes)}." if notes else '')
+    return Metrics(run=run, primary=primary, models=dict(models), comparisons=list(comparisons or []))

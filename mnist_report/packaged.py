@@ -20,6 +20,7 @@ from huggingface_hub.utils import HFValidationError, validate_repo_id
 from .card import model_card
 from .core import CANONICAL_RUN, atomic_write, read_json, replacing_folder, resolve_path, write_json
 from .images import BOX, CENTRE, INK_THRESHOLD, SIZE, ImageInputError, load_image, mnist_style
+from .metrics_json import load_metrics
 from .model import DigitCNN, count_flops
 from .train import CheckpointError, load_best, predict_logits
 
@@ -193,12 +194,11 @@ def export_hub(run, repo_id: str = DEFAULT_REPO_ID) -> Path:
     network, meta = load_best(run/'best')
     if not isinstance(network, DigitCNN):
         raise CheckpointError(f'{run/"best"} holds a {meta["architecture"]}, not a DigitCNN.')
-    metrics = read_json(run/'metrics.json')
+    metrics = load_metrics(run/'metrics.json')
     photos = read_json(run/'deploy.json').get('photos') if (run/'deploy.json').is_file() else None
     card = model_card(metrics, read_json(run/'train_summary.json'), read_json(run/'data.json'), repo_id, photos,
                       flops=count_flops(network))
-    temperature = metrics['models'][metrics['primary']]['calibration']['temperature']
-    prep = preprocessor_config(meta['normalization'], temperature)
+    prep = preprocessor_config(meta['normalization'], metrics.primary_model.calibration.temperature)
     with replacing_folder(run/'hub') as staging:
         with contextlib.redirect_stdout(io.StringIO()):                    # save_pretrained prints a line
             network.save_pretrained(staging)

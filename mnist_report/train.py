@@ -22,7 +22,7 @@ from torch.optim.swa_utils import AveragedModel
 from tqdm import tqdm
 
 from .core import atomic_write, read_json, write_json
-from .data import N_VAL, QUICK_SIZES, ensure_data, load_split
+from .splits import N_VAL, QUICK_SIZES, ensure_data, load_split
 from .model import build_model, count_parameters
 from .train_config import TrainConfig, pick_device, pick_precision
 from .transforms import augment_batch, normalize, photometric_batch, to_input, to_unit

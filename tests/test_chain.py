@@ -13,6 +13,7 @@ from mnist_report.chain import CHAPTERS, update_readme
 from mnist_report.cli import main
 from mnist_report.core import CANONICAL_RUN, project_root, read_json
 from mnist_report.data import RAW_FILES
+from mnist_report.writers import QMNIST_FILES
 
 ROOT = project_root(Path(__file__).parent)
 
@@ -41,7 +42,8 @@ def test_quick_chain_is_complete_and_recorded(quick_chain):
     assert manifest['status'] == 'complete' and manifest['quick'] is True
     assert [c['chapter'] for c in manifest['chapters']] == list(CHAPTERS)
     assert all(c['status'] == 'ok' and c['seconds'] > 0 for c in manifest['chapters'])
-    assert manifest['data']['sha256'] == {name: sha for name, (sha, _) in RAW_FILES.items()}
+    assert manifest['data']['sha256'] == {**{name: sha for name, (sha, _) in RAW_FILES.items()},
+                                          **{name: sha for name, (sha, _) in QMNIST_FILES.items()}}
     assert len(manifest['git']['commit']) == 40 and manifest['packages']['torch']
     for name in CHAPTERS:
         assert (quick_chain/f'{name}.ipynb').is_file()

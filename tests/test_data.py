@@ -9,8 +9,8 @@ import pytest
 
 from mnist_report.cli import main
 from mnist_report.core import CANONICAL_RUN, DATA_ENV, project_root, read_json
-from mnist_report.data import (MNISTDataError, RAW_FILES, _scratch_copy, ensure_mnist, load_mnist, prepare_data,
-                               raw_folder, verify_raw)
+from mnist_report.data import MNISTDataError, RAW_FILES, _scratch_copy, ensure_mnist, load_mnist, raw_folder, verify_raw
+from mnist_report.splits import prepare_data
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
 """Deployment: prediction on synthetic photos, every bad input, the Hub folder round trip, the CLI, token hygiene."""
+import dataclasses
 import io
 import json
 import logging
@@ -22,10 +23,14 @@ from safetensors.torch import load_file, save_file
 
 from mnist_report import packaged
 from mnist_report.cli import main
-from mnist_report.core import project_root, read_json, write_json
-from mnist_report.data import load_split, prepare_data
+from mnist_report.card import card_values, model_card
+from mnist_report.core import pct, project_root, read_json, write_json
+from mnist_report.corruptions import CORRUPTIONS
+from mnist_report.evaluate import compare
+from mnist_report.splits import load_split, prepare_data
 from mnist_report.images import ImageInputError, mnist_style
-from mnist_report.metrics import Metrics, write_metrics
+from mnist_report.metrics import Metrics, Rejection
+from mnist_report.metrics_json import SERIES_NAMES, MetricsError, load_metrics, write_metrics
 from mnist_report.model import DigitCNN
 from mnist_report.packaged import (PREPROCESSOR, DigitModel, ModelLoadError, Prediction, PushError, export_hub,
                                    load_model, predict, push_to_hub)
@@ -33,7 +38,7 @@ from mnist_report.synthetic import draw_digit
 from mnist_report.train import load_best, predict_logits, train
 from mnist_report.train_config import make_config
 
-from metrics_stand_in import stand_in_metrics   # tests/metrics_stand_in.py
+from metrics_stand_in import fake_logits, stand_in_metrics   # tests/metrics_stand_in.py
 
 # ---------------------------------------------------------------------------------------------------- fixtures
 
@@ -46,6 +51,15 @@ def _trained_runs():
         run = Path(run)
         if all((run/n).is_file() for n in needed) and read_json(run/'data.json').get('quick'):
             yield run
+
+
+def _current_metrics(path) -> bool:
+    "Whether `path` holds a metrics record this code reads (a run evaluated before schema 2 gets a new one)."
+    try:
+        load_metrics(path)
+    except MetricsError:
+        return False
+    return True
 
 
 def _measured_metrics(run, data_dir) -> Metrics:
@@ -68,9 +82,11 @@ def run(real_root, tmp_path_factory) -> Path:
     source = next(_trained_runs(), None)
     if source:
         dst.mkdir()
-        for name in ('data.json', 'splits.npz', 'train_summary.json', 'metrics.json'):
+        for name in ('data.json', 'splits.npz', 'train_summary.json'):
             if (source/name).is_file():
                 shutil.copy(source/name, dst/name)
+        if _current_metrics(source/'metrics.json'):
+            shutil.copy(source/'metrics.json', dst/'metrics.json')
         shutil.copytree(source/'best', dst/'best')
     else:
         prepare_data(dst, real_root, quick=True)
@@ -338,11 +354,81 @@ def test_hub_folder_contents_and_card(run, hub):
     assert all(p.stat().st_mode & 0o044 for p in [hub, *hub.iterdir()])   # readable by others, unlike temp files
     from huggingface_hub import ModelCard
     card = ModelCard.load(hub/'README.md')
-    metrics = read_json(run/'metrics.json')
-    test = metrics['models'][metrics['primary']]['test']
-    assert {r.metric_type: r.metric_value for r in card.data.eval_results}['accuracy'] == round(test['accuracy'], 6)
+    record = load_metrics(run/'metrics.json').primary_model
+    index = {r.metric_type: r.metric_value for r in card.data.eval_results}
+    assert index == {'accuracy': round(record.test.accuracy, 6), 'f1': round(record.test.macro.f1, 6)}
     for section in CARD_SECTIONS:
         assert f' {section}\n' in card.text, section
+    low, high = record.test.accuracy_ci95
+    assert f'**{pct(record.test.accuracy)}** (95% Wilson interval {pct(low)} to {pct(high)})' in card.text
+    assert f'softmax(logits / {record.calibration.temperature:.4f})' in card.text
+    for series, group in record.writer_groups.items():
+        assert f'| accuracy, {SERIES_NAMES[series]} | {pct(group.accuracy)} (95% Wilson interval' in card.text
+
+
+def _card_text(run, metrics: Metrics) -> str:
+    "The model card of `metrics` with the run's training and data records, whitespace runs made single spaces."
+    card = model_card(metrics, read_json(run/'train_summary.json'), read_json(run/'data.json'), 'someone/digitcnn')
+    return ' '.join(card.text.split())
+
+
+def _with_baseline(metrics: Metrics, baseline_errors: int) -> Metrics:
+    "`metrics` with a baseline that misreads the first `baseline_errors` test images, and the paired test."
+    labels = torch.arange(metrics.run.test_images) % 10
+    logits = {'default': fake_logits(labels, n_wrong=len(labels) // 100),
+              'baseline': fake_logits(labels, n_wrong=baseline_errors, seed=1)}
+    correct = {name: (x.argmax(1) == labels).numpy() for name, x in logits.items()}
+    baseline = stand_in_metrics(labels, logits['baseline'], architecture='ExamplesNet').primary_model
+    comparison = compare('default', 'baseline', correct['default'], correct['baseline'], 'test, network')
+    return dataclasses.replace(metrics, models={**metrics.models, 'baseline': baseline}, comparisons=[comparison])
+
+
+def test_card_takes_only_the_typed_record(run):
+    metrics = stand_in_metrics(torch.arange(1000) % 10)
+    with pytest.raises(TypeError, match='typed record'):
+        card_values(metrics.to_dict(), read_json(run/'train_summary.json'), read_json(run/'data.json'), 'a/b')
+
+
+def test_card_shows_the_corruption_suite_and_writer_groups(run):
+    metrics = stand_in_metrics(torch.arange(1000) % 10)      # the stand-in: clean, and fog at half the accuracy
+    record = metrics.primary_model
+    text = _card_text(run, metrics)
+    shipped, network = record.robustness.scores['shipped'], record.robustness.scores['network']
+    fog = f"| fog | {CORRUPTIONS['fog'].description} | {CORRUPTIONS['fog'].unit}: {CORRUPTIONS['fog'].severity:g} |"
+    assert f"{fog} {pct(network['fog'].accuracy, 1)} / {pct(shipped['fog'].accuracy, 1)} |" in text
+    assert f"accuracy is below 90% under fog ({pct(shipped['fog'].accuracy, 1)})" in text
+    means = record.robustness.mean_accuracy
+    assert f"**mean over the 1 corruptions** | | | **{pct(means['network'], 1)} / {pct(means['shipped'], 1)}**" in text
+    assert 'mean corruption error' not in text                   # the stand-in has no mCE: no baseline
+    for series, group in record.writer_groups.items():
+        assert f'{SERIES_NAMES[series]}, {pct(group.accuracy)} (95% Wilson interval' in text
+    assert 'McNemar' not in text and 'not sure' not in text     # no baseline, no rejection rule in the record
+
+
+@pytest.mark.parametrize('baseline_errors, verdict', [(30, 'the difference is significant at the 5% level'),
+                                                      (12, 'the difference is not significant at the 5% level')])
+def test_card_reports_the_paired_comparison_neutrally(run, baseline_errors, verdict):
+    metrics = _with_baseline(stand_in_metrics(torch.arange(1000) % 10), baseline_errors)
+    c = metrics.comparisons[0]
+    text = _card_text(run, metrics)
+    assert (c.only_a, c.only_b) == (baseline_errors - 10, 0)
+    assert (f'this model is right on {c.only_a} that the baseline gets wrong and wrong on {c.only_b} that the '
+            f'baseline gets right') in text
+    assert f"McNemar's exact test gives p = {c.p_value:.2g}: {verdict}" in text
+
+
+@pytest.mark.parametrize('refused, phrase', [(0.05, 'does not reliably flag non-digits'),
+                                             (0.8, 'catches most of those non-digits, but not all')])
+def test_card_reports_the_rejection_rule(run, refused, phrase):
+    metrics = stand_in_metrics(torch.arange(1000) % 10)
+    rejection = Rejection(threshold=0.6, val_answered=0.995, test_answered=0.99, test_answered_accuracy=0.995,
+                          non_digits=95, non_digit_rejected=refused, non_digit_mean_confidence=0.85)
+    model = dataclasses.replace(metrics.primary_model, rejection=rejection)
+    text = _card_text(run, dataclasses.replace(metrics, models={'default': model}))
+    assert ('calibrated top probability reaches 0.6000, a threshold chosen on the validation split to answer 99.5% '
+            f'of its digits) answers 99.0% of the test digits, 99.50% of them correctly, and refuses '
+            f'{pct(refused, 1)} of 95 letters and shapes') in text
+    assert phrase in text and '`predict` does not apply the rule' in text
 
 
 def test_card_example_runs(hub, tmp_path, monkeypatch, capsys):
@@ -375,6 +461,10 @@ def test_export_needs_the_evaluation(run, tmp_path):
     shutil.copytree(run, partial, ignore=shutil.ignore_patterns('metrics.json', 'hub'))
     with pytest.raises(FileNotFoundError, match='metrics.json not found'):
         export_hub(partial)
+    write_json(partial/'metrics.json', {**read_json(run/'metrics.json'), 'schema_version': 1})
+    with pytest.raises(MetricsError, match='schema_version 1'):         # an older record is refused, not misread
+        export_hub(partial)
+    assert not (partial/'hub').exists()
 
 # ---------------------------------------------------------------------------------------------------- the command line
 

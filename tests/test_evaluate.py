@@ -6,10 +6,11 @@ import pytest
 import torch
 
 from mnist_report.core import read_json, write_json
-from mnist_report.evaluate import FACTOR_UNITS, ROBUSTNESS_LEVELS, add_robustness, evaluate_checkpoint, perturb
-from mnist_report.metrics import (SCHEMA_VERSION, ConfusedPair, MetricsError, calibration_metrics,
-                                  classification_metrics, expected_calibration_error, fit_temperature, load_metrics,
-                                  parse_metrics, results_table, wilson_interval, write_metrics)
+from mnist_report.evaluate import compare, evaluate_checkpoint, robustness_record, with_calibration_intervals
+from mnist_report.metrics import (SCHEMA_VERSION, ConfusedPair, calibration_metrics, classification_metrics,
+                                  expected_calibration_error, fit_temperature, group_accuracy, wilson_interval)
+from mnist_report.metrics_json import MetricsError, load_metrics, parse_metrics, results_table, write_metrics
+from mnist_report.robustness import Pipeline, corruption_results, mce, severity_curves
 from mnist_report.model import build_model
 from mnist_report.train import CheckpointError, save_best
 
@@ -57,13 +58,19 @@ def test_temperature_scaling_recovers_a_known_temperature():
     assert fit_temperature(logits / 2, labels) == pytest.approx(0.5, rel=0.03)
 
 
-def test_perturbations_keep_shape_and_range():
-    x = torch.rand(4, 1, 28, 28)
-    strongest = {kind: levels[-1] for kind, levels in ROBUSTNESS_LEVELS.items()}
-    for kind, level in strongest.items():
-        y = perturb(x, kind, level, torch.Generator().manual_seed(0))
-        assert y.shape == x.shape and 0 <= y.min() and y.max() <= 1
-    assert set(FACTOR_UNITS) == set(ROBUSTNESS_LEVELS)
+def test_paired_comparison_counts_the_discordant_images():
+    a = [True] * 90 + [False] * 10
+    b = [True] * 80 + [False] * 20
+    c = compare('a', 'b', a, b, 'toy')
+    assert (c.n, c.both_correct, c.only_a, c.only_b, c.both_wrong) == (100, 80, 10, 0, 10)
+    assert c.accuracy_diff == pytest.approx(0.1) and c.p_value == pytest.approx(2 * 0.5 ** 10)
+    assert c.diff_ci95[0] < 0.1 < c.diff_ci95[1]
+
+
+def test_writer_groups_have_wilson_intervals():
+    groups = group_accuracy([True] * 95 + [False] * 5 + [True] * 50, ['0'] * 100 + ['4'] * 50)
+    assert groups['0'].accuracy == 0.95 and groups['4'].accuracy == 1.0
+    assert groups['0'].accuracy_ci95 == pytest.approx(list(wilson_interval(95, 100)))
 
 # ---------------------------------------------------------------------------------------------------- the record
 
@@ -122,6 +129,7 @@ def test_results_table_reads_the_record():
     table = results_table(record, manifest={'total_seconds': 660})
     row = '| DigitCNN (this project) | 140,458 | **99.00%** (98.17% to 99.46%) | 10 of 1,000 |'
     assert table.splitlines()[2].startswith(row)
+    assert 'ECE raw | ECE calibrated | NLL raw | NLL calibrated' in table.splitlines()[0]
     assert table.endswith('\n\nwhole chain: 11.0 min.')
 
 # ---------------------------------------------------------------------------------------------------- checkpoints
@@ -159,10 +167,28 @@ def test_bad_checkpoint_is_a_clear_error_and_writes_nothing(damage, tmp_path):
 
 def test_evaluate_checkpoint_record_shape(tmp_path):
     folder = _checkpoint(tmp_path/'best', epoch=3)
-    record, logits = evaluate_checkpoint(folder, _split(), _split())
-    assert logits.shape == (50, 10) and record.checkpoint_epoch == 3 and record.test.n == 50
-    assert record.architecture == 'DigitCNN' and record.robustness == {}
+    record, logits = evaluate_checkpoint(folder, _split(), _split(30))
+    assert logits['test'].shape == (50, 10) and logits['val'].shape == (30, 10)
+    assert record.checkpoint_epoch == 3 and record.test.n == 50
+    assert record.architecture == 'DigitCNN' and record.robustness is None and record.rejection is None
     assert math.isfinite(record.calibration.temperature)
-    record = add_robustness(record, folder, _split(), n_images=20, progress=False)
-    assert record.robustness_images == 20 and set(record.robustness) == set(ROBUSTNESS_LEVELS)
-    assert [p.level for p in record.robustness['rotation']] == ROBUSTNESS_LEVELS['rotation']
+    record = with_calibration_intervals(record, logits['test'], _split()[1], n_boot=50)
+    for scores in (record.calibration.before, record.calibration.after):
+        assert set(scores.ci95) == {'ece', 'nll', 'brier'}
+        assert scores.ci95['nll'][0] <= scores.nll <= scores.ci95['nll'][1]
+
+
+def test_robustness_record_from_the_tables(tmp_path):
+    network, (images, labels) = build_model('default', channels=[4, 8, 8]).eval(), _split(40)
+    pipelines = [Pipeline(name, network, 0.13, 0.31, 1.0, shipped) for name in ('default', 'baseline')
+                 for shipped in (False, True)]
+    table = corruption_results(pipelines, images.numpy(), labels.numpy(), corruptions=['gaussian_noise', 'inverse'],
+                               progress=False)
+    curves = severity_curves(pipelines, images.numpy(), labels.numpy(), levels={'rotate': [0, 30]}, progress=False)
+    record = robustness_record(table, curves, mce(table, 'baseline'), 'default', images=40, seed=0)
+    assert set(record.scores) == {'network', 'shipped'}
+    assert set(record.scores['network']) == {'clean', 'gaussian_noise', 'inverse'}
+    assert record.mce == {'network': pytest.approx(1.0), 'shipped': pytest.approx(1.0)}   # same network as reference
+    assert [p.level for p in record.severity['shipped']['rotate']] == [0, 30]
+    network_rows = table[(table.model == 'default') & (table.pipeline == 'network') & (table.corruption != 'clean')]
+    assert record.mean_accuracy['network'] == pytest.approx(network_rows.accuracy.mean())

@@ -6,7 +6,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from mnist_report.data import prepare_data
+from mnist_report.splits import prepare_data
 from mnist_report.train import train
 from mnist_report.train_config import make_config
 
