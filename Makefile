@@ -44,6 +44,7 @@ $(VENV)/.installed: constraints.txt setup.py settings.ini
 ## then figures/, the README's results table and the rendered report site
 report: setup
 	$(BIN)/mnist-report data
+	rm -rf runs/canonical      # the canonical run is regenerated from scratch: no artifact of an older run survives
 	env -u MNIST_REPORT_QUICK -u MNIST_REPORT_RUN_DIR $(BIN)/mnist-report run
 	$(BIN)/nbdev_clean
 	$(MAKE) --no-print-directory figures
