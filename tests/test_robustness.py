@@ -161,9 +161,9 @@ def test_non_digit_confidence(pipes):
 def test_figures(digits, pipes):
     table = rb.corruption_results(pipes, *digits, corruptions=['inverse', 'rotate'], progress=False)
     ax = rb.plot_corruption_accuracy(table).axes[0]
-    heights = sorted(p.get_height() for p in ax.patches if p.get_width() > 0)
-    assert np.allclose(heights, sorted(table.accuracy)) and ax.get_title()
-    assert [t.get_text() for t in ax.get_xticklabels()] == ['clean', 'inverse', 'rotate']
+    widths = sorted(p.get_width() for p in ax.patches if p.get_height() > 0)     # horizontal bars
+    assert np.allclose(widths, sorted(table.accuracy)) and ax.get_title()
+    assert [t.get_text() for t in ax.get_yticklabels()] == ['clean', 'inverse', 'rotate']
     curves = rb.severity_curves(pipes, digits[0][:10], digits[1][:10], levels={'rotate': [0, 45]}, progress=False)
     fig = rb.plot_severity_curves(curves)
     assert [ax.get_title() for ax in fig.axes if ax.get_title()] == ['rotate']
