@@ -161,17 +161,34 @@ def _paired_values(metrics: Metrics, other: str) -> dict | None:
             'level': pct(SIGNIFICANCE, 0), 'diff': f'{100 * sign * c.accuracy_diff:+.2f}',
             'diff_ci': f'{low:+.2f} to {high:+.2f}'}
 
-def _comparison_values(metrics: Metrics, photos: dict | None) -> dict:
-    "The baseline's test accuracy and the paired test against it, and the accuracy on simulated photos if measured."
+def _comparison_values(metrics: Metrics) -> dict:
+    "The baseline's test accuracy and the paired test against it."
     other = next((name for name in metrics.models if name != metrics.primary), None)
     baseline = None
     if other:
         m = metrics.models[other]
         baseline = {'architecture': m.architecture, 'parameters': f'{m.parameters:,}', 'accuracy': pct(m.test.accuracy)}
-    if photos:
-        photos = {'n': f"{photos['n']:,}", 'description': photos['description'],
-                  'results': [{'pipeline': r['pipeline'], 'accuracy': pct(r['accuracy'])} for r in photos['results']]}
-    return {'baseline': baseline, 'paired': _paired_values(metrics, other) if other else None, 'photos': photos}
+    return {'baseline': baseline, 'paired': _paired_values(metrics, other) if other else None}
+
+def _worst(rows: list[dict], key: str, packaged: str) -> list[dict]:
+    "Per value of `key`: the lowest accuracy over the other conditions, strokes as written and as packaged."
+    values = dict.fromkeys(r[key] for r in rows)
+    def low(value, strokes):
+        return min(r['accuracy'] for r in rows if r[key] == value and r['strokes'] == strokes)
+    return [{'value': v, 'as_written': pct(low(v, 'as written')), 'packaged': pct(low(v, packaged))} for v in values]
+
+def _pen_values(pens: dict | None, primary: str = 'default') -> dict:
+    "Accuracy on the deployment chapter's pen-written test digits: worst height per pen, worst pen per effect."
+    if not pens:
+        return {'pens': None}
+    rows = [r for r in pens['results'] if r['model'] == primary]
+    packaged = 'normalised' if pens['normalise_strokes'] else 'as written'
+    weak = sorted((r for r in rows if r['strokes'] == packaged and r['accuracy'] < 0.99), key=lambda r: r['accuracy'])
+    return {'pens': {'n': f"{pens['n_test']:,}", 'normalised': pens['normalise_strokes'],
+                     'by_pen': _worst([r for r in rows if r['effect'] == 'none'], 'pen', packaged),
+                     'by_effect': _worst([r for r in rows if r['effect'] != 'none'], 'effect', packaged),
+                     'weak': [f"{r['pen']} px pen, {r['height']} px tall, {r['effect']}: {pct(r['accuracy'])}"
+                              for r in weak[:5]]}}
 
 def _rejection_values(model: ModelMetrics) -> dict:
     "The 'not sure' rule (threshold chosen on validation): digits answered, non-digits refused and their confidence."
@@ -184,15 +201,16 @@ def _rejection_values(model: ModelMetrics) -> dict:
                           'confidence': pct(r.non_digit_mean_confidence, 1),
                           'refuses_most': r.non_digit_rejected > 0.5}}
 
-def card_values(metrics: Metrics, train_summary: dict, data: dict, repo_id: str, photos: dict | None = None,
+def card_values(metrics: Metrics, train_summary: dict, data: dict, repo_id: str, pens: dict | None = None,
                 flops: int | None = None) -> dict:
-    "Every value the card template uses, from the run's records (`photos`: `deploy.json`'s, `flops`: per image)."
+    "Every value the card template uses, from the run's records (`pens`: `deploy.json`'s, `flops`: per image)."
     if not isinstance(metrics, Metrics):
         raise TypeError(f'metrics must be the typed record of metrics_json.load_metrics, not {type(metrics).__name__}')
     model = metrics.primary_model
     return {'repo_id': repo_id, 'quick': metrics.run.quick, **_network_values(model, train_summary, data, flops),
             **_training_values(train_summary, data), **_test_values(model), **_writer_values(model),
-            **_robustness_values(model), **_rejection_values(model), **_comparison_values(metrics, photos)}
+            **_robustness_values(model), **_rejection_values(model), **_comparison_values(metrics),
+            **_pen_values(pens, metrics.primary)}
 
 # %% ../nbs/06b_model_card.ipynb #76fee868
 TEMPLATE = 'templates/model_card.md'   # in the mnist_report package
@@ -202,9 +220,9 @@ def card_template() -> str:
     "The text of the card's Jinja2 template."
     return resources.files('mnist_report').joinpath(TEMPLATE).read_text(encoding='utf-8')
 
-def model_card(metrics: Metrics, train_summary: dict, data: dict, repo_id: str, photos: dict | None = None,
+def model_card(metrics: Metrics, train_summary: dict, data: dict, repo_id: str, pens: dict | None = None,
                flops: int | None = None) -> ModelCard:
     "The model card of the primary model of `metrics` (from `load_metrics`); every number comes from the run's records."
-    values = card_values(metrics, train_summary, data, repo_id, photos, flops)
+    values = card_values(metrics, train_summary, data, repo_id, pens, flops)
     # Jinja drops a template's final newline; the card keeps it
     return ModelCard.from_template(card_metadata(metrics.primary_model), template_str=card_template() + '\n', **values)

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -13,12 +14,18 @@ import pandas as pd
 from scipy import stats
 from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
+from tqdm.auto import tqdm
 
+from .images import digit_ink
 from .metrics import confusion_counts
+from .splits import load_split, stratified_subset
+from .strokes import (STROKES_FILE, StrokeProfile, load_stroke_profile, stroke_width, working_ink,
+                                  write_stroke_profile)
 
 # %% auto #0
-__all__ = ['integrity_table', 'image_hashes', 'duplicate_counts', 'nearest_neighbours', 'class_counts', 'balance_tests',
-           'plot_digits', 'class_images', 'pixel_summary', 'embed_2d', 'confused_pairs', 'ink_geometry']
+__all__ = ['STROKE_SAMPLE', 'integrity_table', 'image_hashes', 'duplicate_counts', 'nearest_neighbours', 'class_counts',
+           'balance_tests', 'plot_digits', 'class_images', 'pixel_summary', 'stroke_measures', 'measure_stroke_profile',
+           'ensure_stroke_profile', 'embed_2d', 'confused_pairs', 'ink_geometry']
 
 # %% ../nbs/01_eda.ipynb #ecb92c00
 def integrity_table(images: dict, labels: dict) -> pd.DataFrame:
@@ -111,6 +118,31 @@ def pixel_summary(images) -> dict:
             'saturated share of ink': float(counts[255] / ink), 'top ink values': top.tolist(),
             'top ink values share of ink': float(counts[top].sum() / ink),
             'ink pixels per image': float((x > 0).reshape(len(x), -1).sum(1).mean())}
+
+# %% ../nbs/01_eda.ipynb #cfa28ccb
+STROKE_SAMPLE = 10_000   # training digits measured for the stroke profile (percentiles to about ±0.5 points)
+
+def stroke_measures(images, progress: bool = False) -> pd.DataFrame:
+    "Per image: stroke width (fraction of the digit's longer side) and the median ink on the stroke centres."
+    measures = [stroke_width(working_ink(digit_ink(d))) for d in tqdm(images, desc='strokes', disable=not progress)]
+    return pd.DataFrame({'width': [m.width for m in measures], 'centre': [m.centre for m in measures]})
+
+# %% ../nbs/01_eda.ipynb #cdbf196f
+def measure_stroke_profile(run, data_dir=None, progress: bool = False) -> tuple[StrokeProfile, pd.DataFrame]:
+    "Measure the strokes of a stratified sample of run `run`'s training split; write `strokes.json`."
+    train_x, train_y = load_split(run, 'train', data_dir)
+    sample = stratified_subset(train_y.numpy(), STROKE_SAMPLE, seed=0)
+    measures = stroke_measures(train_x[sample].numpy(), progress).assign(digit=train_y[sample].numpy())
+    profile = StrokeProfile.from_measures(measures['width'], measures['centre'])
+    per_digit = {str(d): group[['width', 'centre']].median().to_dict() for d, group in measures.groupby('digit')}
+    write_stroke_profile(run, profile, per_digit)
+    return profile, measures
+
+def ensure_stroke_profile(run, data_dir=None) -> StrokeProfile:
+    "The stroke profile of run `run`: its `strokes.json`, else measured now (as the EDA chapter does)."
+    if (Path(run)/STROKES_FILE).is_file():
+        return load_stroke_profile(run)
+    return measure_stroke_profile(run, data_dir)[0]
 
 # %% ../nbs/01_eda.ipynb #06c02f49
 def embed_2d(images, seed: int = 0, n_pca: int = 50):

@@ -15,8 +15,10 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 from scipy import ndimage
 
+from .strokes import StrokeProfile, normalise_strokes
+
 # %% auto #0
-__all__ = ['ImageInputError', 'load_image', 'to_gray', 'mnist_style']
+__all__ = ['ImageInputError', 'load_image', 'to_gray', 'digit_ink', 'mnist_style']
 
 # %% ../nbs/06a_images.ipynb #7301748d
 MAX_PIXELS = 40_000_000   # larger images are refused, before they are decoded
@@ -182,7 +184,7 @@ def _ink(gray: np.ndarray, name: str) -> np.ndarray:
 
 def _without_specks(ink: np.ndarray) -> np.ndarray:
     "Step 4a: `ink` without the blobs smaller than `SPECK` times the largest (dirt or noise)."
-    strokes, n = ndimage.label(ink > INK_THRESHOLD)
+    strokes, n = ndimage.label(ink > INK_THRESHOLD, structure=np.ones((3, 3)))    # corners connect
     if n <= 1:
         return ink
     sizes = ndimage.sum_labels(np.ones_like(ink), strokes, index=np.arange(1, n + 1))
@@ -190,10 +192,13 @@ def _without_specks(ink: np.ndarray) -> np.ndarray:
     return ink * ndimage.binary_dilation(keep, iterations=2)
 
 # %% ../nbs/06a_images.ipynb #9031aecf
-def _fit_and_centre(ink: np.ndarray) -> np.ndarray:
-    "Steps 4b-6: `ink` cropped, fitted into `BOX`×`BOX` and centred by mass in `SIZE`×`SIZE`, as `uint8`."
+def _crop(ink: np.ndarray) -> np.ndarray:
+    "Step 4b: `ink` cropped to the digit (ink above `INK_THRESHOLD`)."
     rows, cols = np.nonzero(ink > INK_THRESHOLD)
-    ink = ink[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+    return ink[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+
+def _fit_and_centre(ink: np.ndarray) -> np.ndarray:
+    "Steps 6-7: cropped `ink` fitted into `BOX`×`BOX` and centred by mass in `SIZE`×`SIZE`, as `uint8`."
     h, w = ink.shape
     scale = BOX / max(h, w)
     fitted = Image.fromarray(ink.astype(np.float32)).resize((max(1, round(w * scale)), max(1, round(h * scale))),
@@ -206,10 +211,17 @@ def _fit_and_centre(ink: np.ndarray) -> np.ndarray:
     out[top:top + digit.shape[0], left:left + digit.shape[1]] = digit
     return np.rint(out * 255).astype(np.uint8)
 
-def mnist_style(image, name: str | None = None) -> np.ndarray:
-    "`image` (anything `load_image` reads) as MNIST: 28×28 `uint8`, white digit on black, in 20×20, centred by mass."
+def digit_ink(image, name: str | None = None) -> np.ndarray:
+    "Steps 1-4 of `mnist_style`: the ink of `image` in [0, 1], background 0, cropped to the digit."
     if not isinstance(image, (Image.Image, np.ndarray)):
         image, loaded_name = load_image(image)
         name = name or loaded_name
     name = name or 'image'
-    return _fit_and_centre(_without_specks(_ink(to_gray(image, name), name)))
+    return _crop(_without_specks(_ink(to_gray(image, name), name)))
+
+def mnist_style(image, name: str | None = None, stroke: StrokeProfile | None = None) -> np.ndarray:
+    "`image` as MNIST: 28×28 `uint8`, white on black, in 20×20, centred by mass; `stroke`: normalise strokes to it."
+    ink = digit_ink(image, name)
+    if stroke is not None:
+        ink = _crop(normalise_strokes(ink, stroke))
+    return _fit_and_centre(ink)

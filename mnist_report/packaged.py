@@ -22,6 +22,7 @@ from .core import CANONICAL_RUN, atomic_write, read_json, replacing_folder, reso
 from .images import BOX, CENTRE, INK_THRESHOLD, SIZE, ImageInputError, load_image, mnist_style
 from .metrics_json import load_metrics
 from .model import DigitCNN, count_flops
+from .strokes import STROKES_FILE, StrokeProfile, load_stroke_profile
 from .train import CheckpointError, load_best, predict_logits
 
 # %% auto #0
@@ -31,12 +32,14 @@ __all__ = ['DigitModel', 'ModelLoadError', 'load_model', 'Prediction', 'predict'
 # %% ../nbs/06_deployment.ipynb #73db65ef
 @dataclass
 class DigitModel:
-    "A network with the input normalisation it was trained with and the temperature that calibrates it."
+    "A network with its input normalisation, calibrating temperature, stroke profile and 'not sure' threshold."
     network: torch.nn.Module
     mean: float
     std: float
     temperature: float = 1.0
     source: str = ''
+    stroke: StrokeProfile | None = None        # MNIST's stroke, which `mnist_style` normalises a user's digit to
+    not_sure_below: float | None = None        # calibrated top probability below which an answer is "not sure"
 
     @torch.no_grad()
     def probabilities(self, images, batch_size: int = 512) -> torch.Tensor:
@@ -97,25 +100,31 @@ def _model_folder(model) -> Path:
     return folder
 
 # %% ../nbs/06_deployment.ipynb #32a5d061
-def _read_hub_folder(folder: Path, model) -> tuple[torch.nn.Module, float, float, float]:
-    "Network, mean, std and temperature of a Hub folder, after checking the weights' SHA-256."
+def _read_hub_folder(folder: Path, model) -> DigitModel:
+    "The model in a Hub folder, after checking the weights' SHA-256."
     prep = read_json(folder/PREPROCESSOR)
-    mean, std, temperature = float(prep['mean']), float(prep['std']), float(prep.get('temperature', 1.0))
     if prep.get('weights_sha256') and _sha256(folder/'model.safetensors') != prep['weights_sha256']:
         raise ModelLoadError(f'{model}: model.safetensors does not match the SHA-256 recorded in {PREPROCESSOR}: '
                              'the weights were altered or damaged. Fix: download or re-create the model folder.')
     with contextlib.redirect_stdout(io.StringIO()):                        # from_pretrained prints a line
         network = DigitCNN.from_pretrained(str(folder), strict=True)
-    return network, mean, std, temperature
+    stroke = StrokeProfile.from_dict(prep['stroke_profile']) if prep.get('stroke_profile') else None
+    return DigitModel(network, float(prep['mean']), float(prep['std']), float(prep.get('temperature', 1.0)),
+                      str(model), stroke, prep.get('not_sure_below'))
 
-def _read_network(folder: Path, model) -> tuple[torch.nn.Module, float, float, float]:
-    "Network, mean, std and temperature in `folder` (a Hub folder or a training checkpoint)."
+def _read_checkpoint(folder: Path, model) -> DigitModel:
+    "The model of a training checkpoint (`run/best`), with its run's stroke profile if measured; temperature 1."
+    network, meta = load_best(folder)
+    stroke = load_stroke_profile(folder.parent) if (folder.parent/STROKES_FILE).is_file() else None
+    return DigitModel(network, meta['normalization']['mean'], meta['normalization']['std'], 1.0, str(model), stroke)
+
+def _read_network(folder: Path, model) -> DigitModel:
+    "The model in `folder` (a Hub folder or a training checkpoint)."
     try:
         if (folder/PREPROCESSOR).is_file():
             return _read_hub_folder(folder, model)
-        if (folder/'checkpoint.json').is_file():                           # a training checkpoint (run/best)
-            network, meta = load_best(folder)
-            return network, meta['normalization']['mean'], meta['normalization']['std'], 1.0
+        if (folder/'checkpoint.json').is_file():
+            return _read_checkpoint(folder, model)
     except ModelLoadError:
         raise
     except Exception as e:
@@ -130,40 +139,48 @@ def load_model(model=None) -> DigitModel:
     if isinstance(model, DigitModel):
         return model
     model = _default_model() if model is None else model
-    network, mean, std, temperature = _read_network(_model_folder(model), model)
-    if not all(torch.isfinite(t).all() for t in network.state_dict().values() if t.is_floating_point()):
+    loaded = _read_network(_model_folder(model), model)
+    if not all(torch.isfinite(t).all() for t in loaded.network.state_dict().values() if t.is_floating_point()):
         raise ModelLoadError(f'{model}: the weights contain NaN or infinite values. Fix: re-create or download the '
                              'model.')
-    if not (std > 0 and temperature > 0):
+    if not (loaded.std > 0 and loaded.temperature > 0):
         raise ModelLoadError(f'{model}: {PREPROCESSOR} has an invalid std or temperature.')
-    return DigitModel(network.eval(), mean, std, temperature, str(model))
+    loaded.network.eval()
+    return loaded
 
 # %% ../nbs/06_deployment.ipynb #262da68c
 @dataclass
 class Prediction:
-    "The digit predicted for one image, its probability, and the probabilities of all ten digits."
+    "The digit predicted for one image (None: not sure), its probability, and the probabilities of all ten digits."
     source: str
-    digit: int
+    digit: int | None
     confidence: float
     probabilities: list[float] = field(repr=False)
+    sure: bool = True           # the confidence reaches the model's "not sure" threshold (or it has none)
 
-def predict(images, model=None) -> Prediction | list[Prediction]:
-    "Digit of one image, or of each image in a list (paths, PIL images, arrays); `model`: folder, repo id or None."
+def _prediction(name: str, probs: torch.Tensor, threshold: float | None, not_sure: bool) -> Prediction:
+    sure = threshold is None or float(probs.max()) >= threshold
+    digit = int(probs.argmax()) if sure or not not_sure else None
+    return Prediction(name, digit, float(probs.max()), [float(v) for v in probs], sure)
+
+def predict(images, model=None, not_sure: bool = False) -> Prediction | list[Prediction]:
+    "Digit of one image or a list (paths, PIL images, arrays); `not_sure`: None below the model's threshold."
     single = not isinstance(images, (list, tuple))
     sources = [images] if single else list(images)
     digit_model = load_model(model)
     prepared, names = [], []
     for source in sources:
         image, name = load_image(source)
-        prepared.append(mnist_style(image, name))
+        prepared.append(mnist_style(image, name, digit_model.stroke))
         names.append(name)
     probs = digit_model.probabilities(np.stack(prepared)) if prepared else torch.empty(0, 10)
-    out = [Prediction(n, int(p.argmax()), float(p.max()), [float(v) for v in p]) for n, p in zip(names, probs)]
+    out = [_prediction(n, p, digit_model.not_sure_below, not_sure) for n, p in zip(names, probs)]
     return out[0] if single else out
 
 # %% ../nbs/06_deployment.ipynb #e6cac7d2
-def preprocessor_config(normalization: dict, temperature: float = 1.0) -> dict:
-    "What an image must become before the network: input conventions, normalisation, calibration temperature."
+def preprocessor_config(normalization: dict, temperature: float = 1.0, stroke: StrokeProfile | None = None,
+                        not_sure_below: float | None = None) -> dict:
+    "What an image must become before the network: conventions, normalisation, temperature, stroke, threshold."
     return {'image_size': [SIZE, SIZE], 'channels': 1, 'foreground': 'white digit (255) on black background (0)',
             'dtype': 'uint8 in [0, 255]', 'rescale_factor': 1 / 255, 'mean': normalization['mean'],
             'std': normalization['std'], 'input': '(image / 255 - mean) / std, shape N x 1 x 28 x 28',
@@ -171,8 +188,12 @@ def preprocessor_config(normalization: dict, temperature: float = 1.0) -> dict:
             'mnist_style_preprocessing': ['grayscale', 'invert if the digit is dark on a light background',
                                           'subtract the background and stretch the contrast to 0-255',
                                           f'crop to the digit (ink above {INK_THRESHOLD:g} of the maximum)',
+                                          'thicken or thin the strokes to stroke_profile.width (a fraction of the '
+                                          "digit's longer side) when outside [low, high]; stretch faint centres",
                                           f'fit into {BOX}x{BOX} keeping the aspect ratio (Lanczos)',
                                           f'centre the centre of mass at pixel ({CENTRE}, {CENTRE}) of {SIZE}x{SIZE}'],
+            'stroke_profile': stroke.to_dict() if stroke else None,
+            'not_sure_below': not_sure_below,
             'implementation': 'mnist_report.images.mnist_style (mnist_report.predict applies all of this)'}
 
 # %% ../nbs/06_deployment.ipynb #f8948b0c
@@ -195,10 +216,13 @@ def export_hub(run, repo_id: str = DEFAULT_REPO_ID) -> Path:
     if not isinstance(network, DigitCNN):
         raise CheckpointError(f'{run/"best"} holds a {meta["architecture"]}, not a DigitCNN.')
     metrics = load_metrics(run/'metrics.json')
-    photos = read_json(run/'deploy.json').get('photos') if (run/'deploy.json').is_file() else None
-    card = model_card(metrics, read_json(run/'train_summary.json'), read_json(run/'data.json'), repo_id, photos,
+    pens = read_json(run/'deploy.json').get('pen_digits') if (run/'deploy.json').is_file() else None
+    card = model_card(metrics, read_json(run/'train_summary.json'), read_json(run/'data.json'), repo_id, pens,
                       flops=count_flops(network))
-    prep = preprocessor_config(meta['normalization'], metrics.primary_model.calibration.temperature)
+    rejection = metrics.primary_model.rejection
+    stroke = load_stroke_profile(run) if pens is None or pens['normalise_strokes'] else None   # the chapter's decision
+    prep = preprocessor_config(meta['normalization'], metrics.primary_model.calibration.temperature, stroke,
+                               rejection.threshold if rejection else None)
     with replacing_folder(run/'hub') as staging:
         with contextlib.redirect_stdout(io.StringIO()):                    # save_pretrained prints a line
             network.save_pretrained(staging)

@@ -19,29 +19,31 @@ from tqdm import tqdm
 from .corruptions import CORRUPTIONS, SEVERITY_LEVELS, SIZE, corrupt
 from .images import ImageInputError, mnist_style
 from .metrics import expected_calibration_error
+from .pen_digits import PenCondition, pen_images
+from .strokes import StrokeProfile
 from .train import predict_logits
 
 # %% auto #0
 __all__ = ['LETTERS', 'SHAPES', 'PHOTO', 'shipped_inputs', 'Pipeline', 'pipelines_of', 'pipeline_probabilities',
-           'corruption_results', 'mean_corruption_accuracy', 'mce', 'severity_curves', 'non_digit_images',
-           'non_digit_confidence', 'rejection_threshold', 'rejection_summary', 'plot_corruption_accuracy',
-           'plot_severity_curves']
+           'corruption_results', 'mean_corruption_accuracy', 'mce', 'severity_curves', 'pen_digit_results',
+           'non_digit_images', 'non_digit_confidence', 'rejection_threshold', 'rejection_summary',
+           'plot_corruption_accuracy', 'plot_severity_curves']
 
 # %% ../nbs/00_robustness.ipynb #2f544d4e
-def _shipped_input(image, i: int) -> np.ndarray | None:
-    "`mnist_style(image)`, or None where it refuses the image (blank, nothing standing out from the background)."
+def _shipped_input(image, i: int, stroke: StrokeProfile | None = None) -> np.ndarray | None:
+    "`mnist_style(image, stroke=stroke)`, or None where it refuses the image (blank: nothing stands out)."
     try:
-        return mnist_style(image, f'image {i}')
+        return mnist_style(image, f'image {i}', stroke)
     except ImageInputError:
         return None
 
-def shipped_inputs(images, progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
+def shipped_inputs(images, progress: bool = True, stroke: StrokeProfile | None = None) -> tuple[np.ndarray, np.ndarray]:
     "`mnist_style` of each image (uint8 N×28×28, zeros where refused) and the mask `ok` of the images it accepted."
     images = np.asarray(images) if isinstance(images, (np.ndarray, torch.Tensor)) else list(images)
     inputs, ok = np.zeros((len(images), SIZE, SIZE), np.uint8), np.zeros(len(images), bool)
     bar = tqdm(images, desc='mnist_style', disable=not progress, leave=False, file=sys.stderr)
     for i, image in enumerate(bar):
-        styled = _shipped_input(image, i)
+        styled = _shipped_input(image, i, stroke)
         if styled is not None:
             inputs[i], ok[i] = styled, True
     return inputs, ok
@@ -56,6 +58,7 @@ class Pipeline:
     std: float
     temperature: float = 1.0
     shipped: bool = True
+    stroke: StrokeProfile | None = None      # the stroke profile `mnist_style` normalises to (shipped only)
 
     @property
     def kind(self) -> str:
@@ -63,8 +66,8 @@ class Pipeline:
         return 'shipped' if self.shipped else 'network'
 
 def pipelines_of(model, name: str = 'default') -> list[Pipeline]:
-    "The bare network and the shipped pipeline of `model` (a `DigitModel`: network, mean, std, temperature)."
-    return [Pipeline(name, model.network, model.mean, model.std, model.temperature, shipped)
+    "The bare network and the shipped pipeline of `model` (a `DigitModel`: network, normalisation, temperature...)."
+    return [Pipeline(name, model.network, model.mean, model.std, model.temperature, shipped, model.stroke)
             for shipped in (False, True)]
 
 # %% ../nbs/00_robustness.ipynb #e748dbb4
@@ -78,7 +81,7 @@ def _network_inputs(images) -> np.ndarray:
 def pipeline_probabilities(pipeline: Pipeline, images, inputs_cache=None) -> np.ndarray:
     "Calibrated float64 probabilities (N×10) of `pipeline`; uniform rows for the images `mnist_style` refused."
     if pipeline.shipped:
-        inputs, ok = shipped_inputs(images, progress=False) if inputs_cache is None else inputs_cache
+        inputs, ok = shipped_inputs(images, False, pipeline.stroke) if inputs_cache is None else inputs_cache
     else:
         inputs = _network_inputs(images)
         ok = np.ones(len(inputs), bool)
@@ -103,10 +106,11 @@ _COLUMNS = ['corruption', 'model', 'pipeline', 'accuracy', 'errors', 'n', 'ece',
             'top_class_share', 'rejected']
 
 def _evaluate(pipelines: list[Pipeline], images: np.ndarray, labels: np.ndarray) -> list[dict]:
-    "One row of `_scores` per pipeline, all on the same `images`, converted by `mnist_style` once for all."
-    cache = shipped_inputs(images, progress=False) if any(p.shipped for p in pipelines) else None
+    "One row of `_scores` per pipeline, all on the same `images`, converted by `mnist_style` once per stroke profile."
+    caches = {p.stroke: shipped_inputs(images, False, p.stroke) for p in pipelines if p.shipped}
     rows = []
     for p in pipelines:
+        cache = caches.get(p.stroke) if p.shipped else None
         ok = cache[1] if p.shipped else np.ones(len(images), bool)
         scores = _scores(pipeline_probabilities(p, images, cache), labels, ok)
         rejected = float(1 - ok.mean()) if p.shipped else np.nan
@@ -173,6 +177,20 @@ def severity_curves(pipelines: list[Pipeline], images, labels, levels: dict = SE
             rows.append(dict(corruption=name, severity=severity, model=row['model'], pipeline=row['pipeline'],
                              accuracy=row['accuracy']))
     return pd.DataFrame(rows, columns=['corruption', 'severity', 'model', 'pipeline', 'accuracy'])
+
+# %% ../nbs/00_robustness.ipynb #a8463389
+def pen_digit_results(pipelines: list[Pipeline], digits, labels, conditions: list[PenCondition], seed: int = 0,
+                      progress: bool = True) -> pd.DataFrame:
+    "One row per pen condition and shipped pipeline: the `_scores` of the pipeline on `digits` rewritten that way."
+    if not all(p.shipped for p in pipelines):
+        raise ValueError('pen-written digits are photos: only shipped pipelines (mnist_style first) can read them')
+    labels = np.asarray(labels).astype(np.int64)
+    rows = []
+    for condition in tqdm(conditions, desc='pen digits', disable=not progress, leave=False, file=sys.stderr):
+        photos = list(pen_images(digits, condition, seed))
+        rows += [dict(condition._asdict(), strokes='normalised' if p.stroke else 'as written', **row)
+                 for p, row in zip(pipelines, _evaluate(pipelines, photos, labels))]
+    return pd.DataFrame(rows)
 
 # %% ../nbs/00_robustness.ipynb #6504b9a4
 LETTERS = tuple('ABCEFHKMPRWX')

@@ -25,7 +25,7 @@ from .core import atomic_write, read_json, write_json
 from .splits import N_VAL, QUICK_SIZES, ensure_data, load_split
 from .model import build_model, count_parameters
 from .train_config import TrainConfig, pick_device, pick_precision
-from .transforms import augment_batch, normalize, photometric_batch, to_input, to_unit
+from .transforms import augment_batch, normalize, photometric_batch, stroke_width_batch, to_input, to_unit
 
 # %% auto #0
 __all__ = ['predict_logits', 'loss_and_accuracy', 'save_best', 'CheckpointError', 'load_best', 'TrainingData',
@@ -219,6 +219,8 @@ def _training_inputs(data: TrainingData, idx: torch.Tensor, cfg: TrainConfig, st
     x = to_unit(data.train_x[idx])
     if cfg.augment:
         x = augment_batch(x, state.aug_gen)
+    if cfg.stroke_width:
+        x = stroke_width_batch(x, state.aug_gen)
     if cfg.photometric:
         x = photometric_batch(x, state.aug_gen)
     return normalize(x, data.mean, data.std).to(device).contiguous(memory_format=torch.channels_last)

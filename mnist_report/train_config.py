@@ -37,6 +37,7 @@ class TrainConfig:
     label_smoothing: float = 0.1
     augment: bool = True                # random affine maps (transforms chapter)
     photometric: bool = False           # random background, contrast and noise (transforms chapter)
+    stroke_width: bool = False          # random thickening and thinning of the strokes (transforms chapter)
     ema: float = 0.998                  # decay of the weight average that is evaluated and kept (0: off)
     patience: int = 5                   # stop after this many epochs without a better validation accuracy (0: off)
     seed: int = 0                       # initialisation, shuffling, augmentation and dropout
@@ -72,6 +73,7 @@ _RULES = {  # parameter: (test of a valid value, the rule a bad value breaks)
     'label_smoothing': (lambda v: 0 <= v < 1, 'it must be in [0, 1)'),
     'augment': (lambda v: isinstance(v, bool), 'it must be True or False'),
     'photometric': (lambda v: isinstance(v, bool), 'it must be True or False'),
+    'stroke_width': (lambda v: isinstance(v, bool), 'it must be True or False'),
     'ema': (lambda v: 0 <= v < 1, 'it must be a decay in [0, 1) (0: off)'),
     'patience': (_whole(0), 'it must be a whole number >= 0 (0: off)'),
     'precision': (lambda v: v in PRECISIONS, f'choose one of {", ".join(PRECISIONS)}'),

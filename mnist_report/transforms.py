@@ -9,8 +9,8 @@ import torch
 import torch.nn.functional as F
 
 # %% auto #0
-__all__ = ['AUGMENT', 'PHOTOMETRIC', 'to_unit', 'normalize', 'to_input', 'random_affine_matrices', 'augment_batch',
-           'photometric_batch']
+__all__ = ['AUGMENT', 'PHOTOMETRIC', 'STROKE_WIDTH', 'to_unit', 'normalize', 'to_input', 'random_affine_matrices',
+           'augment_batch', 'photometric_batch', 'stroke_width_batch']
 
 # %% ../nbs/02_transforms.ipynb #75e38d73
 def to_unit(images) -> torch.Tensor:
@@ -65,3 +65,16 @@ def photometric_batch(x: torch.Tensor, generator=None, p: float = PHOTOMETRIC['p
     distorted = paper + (ink - paper) * x                                  # 0 -> paper, 1 -> ink
     distorted = distorted + u[:, 3] * noise * torch.randn(x.shape, generator=generator)
     return torch.where(u[:, 0] < p, distorted.clamp(0, 1), x)
+
+# %% ../nbs/02_transforms.ipynb #0f4d4bda
+STROKE_WIDTH = dict(p=0.5, thin=0.5)  # default probability, and the highest edge level removed when thinning
+
+def stroke_width_batch(x: torch.Tensor, generator=None, p: float = STROKE_WIDTH['p'],
+                       thin: float = STROKE_WIDTH['thin']) -> torch.Tensor:
+    "With probability `p` per image of `x` (N×1×28×28 in [0, 1]): strokes thickened or thinned by a random amount."
+    u = torch.rand(len(x), 3, 1, 1, 1, generator=generator)                # apply?, thicken or thin?, amount
+    thicker = x + u[:, 2] * (F.max_pool2d(x, 3, stride=1, padding=1) - x)
+    level = u[:, 2] * thin
+    thinner = ((x - level) / (1 - level)).clamp(0, 1)
+    changed = torch.where(u[:, 1] < 0.5, thicker, thinner)
+    return torch.where(u[:, 0] < p, changed, x)
