@@ -166,21 +166,53 @@ BOX, SIZE, CENTRE = 20, 28, 14     # MNIST: digit fitted in 20×20, image 28×28
 INK_THRESHOLD = 0.25               # fraction of the strongest ink that counts as the digit when cropping
 MIN_CONTRAST = 0.1                 # less contrast than this (on a 0-1 scale) is a blank image
 SPECK = 0.1                        # ink blobs smaller than this fraction of the largest one are dirt
+LINE_SPAN, LINE_INK = 0.9, 0.6     # paper lines cross 90% of the image and are fainter than 60% of the strokes
 
 # %% ../nbs/06a_images.ipynb #65b2b0fe
 def _border(gray: np.ndarray) -> np.ndarray:
     return np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+
+def _border_plane(gray: np.ndarray) -> np.ndarray:
+    "The paper's brightness under `gray`: a plane fitted to the image's border, refitted without outliers (ink)."
+    h, w = gray.shape
+    rows = np.concatenate([np.zeros(w), np.full(w, h - 1), np.arange(h), np.arange(h)]) / max(h - 1, 1)
+    cols = np.concatenate([np.arange(w), np.arange(w), np.zeros(h), np.full(h, w - 1)]) / max(w - 1, 1)
+    design, values = np.stack([np.ones_like(rows), rows, cols], axis=1), _border(gray)
+    keep = np.ones(len(values), bool)
+    for _ in range(2):                                                     # a stroke touching the border is no paper
+        coef = np.linalg.lstsq(design[keep], values[keep], rcond=None)[0]
+        residual = np.abs(values - design @ coef)
+        keep = residual <= 4.5 * np.median(residual[keep]) + 0.02
+    return coef[0] + coef[1] * np.linspace(0, 1, h)[:, None] + coef[2] * np.linspace(0, 1, w)[None, :]
 
 def _ink(gray: np.ndarray, name: str) -> np.ndarray:
     "Steps 2-3: the ink in [0, 1] on a background of 0, from a grayscale image; blank images refused."
     lo, hi = gray.min(), gray.max()
     if np.median(_border(gray)) > (lo + hi) / 2:                           # dark ink on light paper
         gray = lo + hi - gray
-    background = np.median(_border(gray))
-    if gray.max() - background < MIN_CONTRAST:
+    above_paper = gray - _border_plane(gray)                               # uneven light: the paper is a slope
+    if above_paper.max() < MIN_CONTRAST:
         raise ImageInputError(f'{name}: the image is blank (nothing stands out from the background). '
                               'Fix: pass an image that shows one digit.')
-    return np.clip((gray - background) / (gray.max() - background), 0, 1)
+    return np.clip(above_paper / above_paper.max(), 0, 1)
+
+def _ruled_rows(ink: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    "Rows of `ink` crossed end to end by a line fainter than the digit's strokes, and the line's level in each."
+    inked = ink > 0.1
+    strong = np.percentile(ink[inked], 95) if inked.any() else 1.0
+    rows = np.flatnonzero(inked.mean(axis=1) >= LINE_SPAN)
+    level = np.median(ink[rows], axis=1)
+    faint = level < LINE_INK * strong
+    return rows[faint], level[faint]
+
+def _without_lines(ink: np.ndarray) -> np.ndarray:
+    "Step 3b: the lines of ruled or squared paper (two or more faint lines across the image) subtracted from `ink`."
+    ink = ink.copy()
+    for view in (ink, ink.T):                                              # rows, then columns (a view of `ink`)
+        rows, level = _ruled_rows(view)
+        if len(rows) and 1 + np.count_nonzero(np.diff(rows) > 1) >= 2:    # several separate lines: paper
+            view[rows] = np.clip(view[rows] - level[:, None], 0, 1)
+    return ink
 
 def _without_specks(ink: np.ndarray) -> np.ndarray:
     "Step 4a: `ink` without the blobs smaller than `SPECK` times the largest (dirt or noise)."
@@ -212,12 +244,12 @@ def _fit_and_centre(ink: np.ndarray) -> np.ndarray:
     return np.rint(out * 255).astype(np.uint8)
 
 def digit_ink(image, name: str | None = None) -> np.ndarray:
-    "Steps 1-4 of `mnist_style`: the ink of `image` in [0, 1], background 0, cropped to the digit."
+    "Steps 1-4 of `mnist_style`: the ink of `image` in [0, 1], background 0, without paper lines, cropped."
     if not isinstance(image, (Image.Image, np.ndarray)):
         image, loaded_name = load_image(image)
         name = name or loaded_name
     name = name or 'image'
-    return _crop(_without_specks(_ink(to_gray(image, name), name)))
+    return _crop(_without_specks(_without_lines(_ink(to_gray(image, name), name))))
 
 def mnist_style(image, name: str | None = None, stroke: StrokeProfile | None = None) -> np.ndarray:
     "`image` as MNIST: 28×28 `uint8`, white on black, in 20×20, centred by mass; `stroke`: normalise strokes to it."

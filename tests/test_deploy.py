@@ -26,6 +26,7 @@ from mnist_report.cli import main
 from mnist_report.card import card_values, model_card
 from mnist_report.core import pct, project_root, read_json, write_json
 from mnist_report.corruptions import CORRUPTIONS
+from mnist_report.eda import ensure_stroke_profile
 from mnist_report.evaluate import compare
 from mnist_report.splits import load_split, prepare_data
 from mnist_report.images import ImageInputError, mnist_style
@@ -82,7 +83,7 @@ def run(real_root, tmp_path_factory) -> Path:
     source = next(_trained_runs(), None)
     if source:
         dst.mkdir()
-        for name in ('data.json', 'splits.npz', 'train_summary.json'):
+        for name in ('data.json', 'splits.npz', 'train_summary.json', 'strokes.json'):
             if (source/name).is_file():
                 shutil.copy(source/name, dst/name)
         if _current_metrics(source/'metrics.json'):
@@ -94,6 +95,7 @@ def run(real_root, tmp_path_factory) -> Path:
         train(dst, cfg, real_root, quick=True, progress=False)
     if not (dst/'metrics.json').is_file():
         write_metrics(dst/'metrics.json', _measured_metrics(dst, real_root))
+    ensure_stroke_profile(dst, real_root)            # the EDA chapter's measurement, which the hub folder carries
     return dst
 
 
