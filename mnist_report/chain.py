@@ -8,32 +8,36 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import importlib.metadata
-import os
 import platform
+import shlex
+import shutil
+import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
-import nbformat
 import papermill as pm
 import yaml
 from tqdm import tqdm
 
-from .core import (CANONICAL_RUN, DATA_ENV, QUICK_ENV, QUICK_RUN, RUN_ENV, atomic_write, display_path,
-                               project_root, read_json, resolve_path, write_json)
+from .core import (CANONICAL_RUN, DATA_ENV, QUICK_RUN, atomic_write, display_path, project_root,
+                               read_json, resolve_path, write_json)
 from .data import MNISTDataError, ensure_mnist, verify_raw
+from .execute import execute_chapter, mark_interrupted, watching
 from .writers import qmnist_folder, verify_qmnist
 from .metrics_json import load_metrics, results_table
 
 # %% auto #0
 __all__ = ['CHAPTERS', 'PACKAGES', 'RESULTS_START', 'RESULTS_END', 'BENCHMARK_START', 'BENCHMARK_END', 'BENCHMARKS',
            'chapter_path', 'chapter_parameters', 'parse_value', 'check_parameters', 'package_versions', 'git_state',
-           'data_hashes', 'new_manifest', 'drop_injected_parameters', 'ChainError', 'run_chain', 'benchmark_excerpt',
-           'readme_results', 'update_readme']
+           'data_hashes', 'new_manifest', 'ChainError', 'ChainInterrupted', 'resume_command', 'resume_plan',
+           'run_chain', 'benchmark_excerpt', 'readme_results', 'update_readme']
 
 # %% ../nbs/80_chain.ipynb #a041506e
-CHAPTERS = ('01_eda', '02_transforms', '03_model', '04_training', '05_evaluation', '06_deployment', 'index')
+CHAPTERS = ('01_eda', '02_transforms', '03_model', '04_training', '05_evaluation', '06_deployment', '07_studies',
+            'index')
 
 def chapter_path(name: str) -> Path:
     "The source notebook of chapter `name` in `nbs/`."
@@ -100,73 +104,146 @@ def data_hashes(data_dir=None) -> dict:
     except MNISTDataError as e:
         return {'error': str(e)}
 
-def new_manifest(out: Path, quick: bool, params: dict, in_place: bool) -> dict:
-    "The manifest of a run that starts now: what runs, on which code, data and machine."
+def new_manifest(out: Path, quick: bool, params: dict, in_place: bool, plan=CHAPTERS) -> dict:
+    "The manifest of a run that starts now: what runs (`plan`), on which code, data and machine."
     machine = {'platform': platform.platform(), 'processor': platform.processor() or platform.machine(),
                'python': platform.python_version()}
     return {'run_dir': display_path(out), 'quick': bool(quick), 'in_place': in_place, 'parameters': params,
             'started': _now(), 'git': git_state(), 'packages': package_versions(),
-            'data': data_hashes(params.get('data_dir')), 'machine': machine, 'chapters': [], 'status': 'running'}
+            'data': data_hashes(params.get('data_dir')), 'machine': machine, 'plan': list(plan), 'chapters': [],
+            'status': 'running'}
 
 def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec='seconds')
 
-# %% ../nbs/80_chain.ipynb #9c8681a4
-def drop_injected_parameters(path) -> bool:
-    "Remove papermill's `injected-parameters` cells from notebook `path`; True if there were any."
-    nb = nbformat.read(path, as_version=4)
-    keep = [c for c in nb.cells if 'injected-parameters' not in c.metadata.get('tags', [])]
-    if len(keep) == len(nb.cells):
-        return False
-    nb.cells = keep
-    atomic_write(path, nbformat.writes(nb))
-    return True
-
-@contextlib.contextmanager
-def _environment(unset=()):
-    "Environment variables `unset` removed for the duration (the kernels inherit the environment)."
-    saved = {k: os.environ.pop(k) for k in unset if k in os.environ}
-    try:
-        yield
-    finally:
-        os.environ.update(saved)
-
 # %% ../nbs/80_chain.ipynb #5e52887c
 class ChainError(RuntimeError):
-    "A chapter of the chain failed; the message names it, its error, and where the completed work is."
+    "A chapter of the chain failed; the message names it, its error, what completed and how to continue."
 
-def _chapter_parameters(name: str, params: dict, declared: dict, out: Path, quick: bool, in_place: bool) -> dict:
-    "What papermill injects into chapter `name`: the parameters it declares, and the run folder and mode."
-    if in_place:
-        return {}                                # nbs/ keep their own defaults
-    chosen = {k: v for k, v in params.items() if k in declared[name]}
-    chosen.update({k: v for k, v in (('run_dir', str(out)), ('quick', bool(quick))) if k in declared[name]})
+class ChainInterrupted(KeyboardInterrupt):
+    "The chain was interrupted (Ctrl-C); the message says what completed, what did not and how to continue."
+
+def _chapter_parameters(name: str, params: dict, declared: dict, out: Path, quick: bool, in_place: bool,
+                        resume: bool = False) -> dict:
+    "What papermill injects into chapter `name`: the parameters it declares, the run folder and mode, `resume`."
+    chosen = {}
+    if not in_place:                                      # nbs/ keep their own defaults
+        chosen = {k: v for k, v in params.items() if k in declared[name]}
+        chosen.update({k: v for k, v in (('run_dir', str(out)), ('quick', bool(quick))) if k in declared[name]})
+    if resume and 'resume' in declared[name]:
+        chosen['resume'] = True                           # the training chapter continues from its last state
     return chosen
 
-def _execute(name: str, target: Path, parameters: dict, in_place: bool) -> None:
-    "Execute chapter `name` into `target` with papermill (`nbs/` as the working directory)."
-    source = chapter_path(name)
-    if in_place:
-        drop_injected_parameters(source)
-    with _environment(unset=(QUICK_ENV, RUN_ENV) if in_place else ()):
-        pm.execute_notebook(str(source), str(target), parameters=parameters, cwd=str(source.parent),
-                            progress_bar=False, kernel_name='python3')
+# %% ../nbs/80_chain.ipynb #837c3be5
+def _program() -> str:
+    "How the user runs `mnist-report`: as typed when it is on PATH, else its path; 'mnist-report' elsewhere."
+    argv0 = Path(sys.argv[0] if sys.argv and sys.argv[0] else '')
+    if argv0.name != 'mnist-report':
+        return 'mnist-report'
+    found = shutil.which('mnist-report')
+    return 'mnist-report' if found and Path(found).resolve() == argv0.resolve() else display_path(argv0)
+
+def resume_command(out, quick: bool) -> str:
+    "The command that continues the stopped run in `out`."
+    return shlex.join([_program(), 'run', '--out', display_path(out), *(['--quick'] if quick else []), '--resume'])
+
+def _differences(given: dict, recorded: dict) -> str:
+    "The given parameters whose values differ from the recorded ones, as 'name: given X, recorded Y'."
+    return '; '.join(f'{k}: given {v!r}, recorded: ' + (repr(recorded[k]) if k in recorded else 'not set')
+                     for k, v in sorted(given.items()) if k not in recorded or recorded[k] != v)
+
+# %% ../nbs/80_chain.ipynb #4d47a05e
+def resume_plan(out: Path, quick: bool, params: dict, chapters=None) -> tuple[dict, list]:
+    "The manifest of the stopped run in `out` and its chapters left; `ValueError` if none, or if the options differ."
+    if not (out/'manifest.json').is_file():
+        raise ValueError(f'{display_path(out)} has no manifest.json: there is no run to resume there. '
+                         'Fix: check --out and --quick, or start the run without --resume.')
+    manifest = read_json(out/'manifest.json')
+    if bool(manifest.get('quick')) != bool(quick):
+        raise ValueError(f"{display_path(out)} was started {'with' if manifest.get('quick') else 'without'} --quick; "
+                         f"a resumed run keeps its mode. Fix: {resume_command(out, manifest.get('quick'))}")
+    if differ := _differences(params, manifest['parameters']):
+        raise ValueError(f'the parameters differ from those {display_path(out)} was started with ({differ}); '
+                         'a resumed run keeps the recorded ones (manifest.json). Fix: resume without -p '
+                         f'({resume_command(out, quick)}), or start a new run in another folder.')
+    plan = manifest.get('plan') or list(CHAPTERS)             # manifests before resumption had no plan
+    if chapters is not None and list(chapters) != plan:
+        raise ValueError(f'{display_path(out)} was started with the chapters {",".join(plan)}; a resumed run keeps '
+                         'them. Fix: resume without --chapters.')
+    done = {c['chapter'] for c in manifest['chapters'] if c['status'] == 'ok'}
+    first = next((i for i, name in enumerate(plan) if name not in done), len(plan))
+    return {**manifest, 'plan': plan}, plan[first:]
+
+def _continue(manifest: dict, todo: list) -> None:
+    "Reopen the manifest of a stopped run: the records of its chapters that did not complete move to `attempts`."
+    stopped = [c for c in manifest['chapters'] if c['status'] != 'ok' or c['chapter'] in todo]
+    manifest['attempts'] = manifest.get('attempts', []) + stopped
+    manifest['chapters'] = [c for c in manifest['chapters'] if c not in stopped]
+    manifest.setdefault('resumed', []).append({'at': _now(), 'from': todo[0] if todo else None, 'git': git_state()})
+    manifest.update(status='running')
+    manifest.pop('stopped_at', None)
 
 # %% ../nbs/80_chain.ipynb #e7babed8
 def _record(manifest: dict, out: Path, name: str, target: Path, seconds: float, status: str, error=None) -> None:
     "Add chapter `name`'s outcome to the manifest and rewrite it (atomically)."
     entry = {'chapter': name, 'notebook': display_path(target), 'seconds': round(seconds, 1), 'status': status}
     manifest['chapters'].append({**entry, **({'error': error} if error else {})})
-    if status != 'ok':
-        manifest['status'] = status
     write_json(out/'manifest.json', manifest)
 
-def _failure(manifest: dict, out: Path, name: str, target: Path, e) -> ChainError:
-    "The error that stops the chain at chapter `name`, naming what completed and where it is."
+def _stopped(run: dict, name: str, status: str, error=None, target=None) -> Exception:
+    "Record that the chain stopped at chapter `name`; the error that says what completed, what not, how to continue."
+    manifest, out = run['manifest'], run['out']
+    manifest.update(status=status, stopped_at=name)
+    write_json(out/'manifest.json', manifest)
     done = [c['chapter'] for c in manifest['chapters'] if c['status'] == 'ok']
-    return ChainError(f'chapter {name} failed: {e.ename}: {e.evalue}\n'
-                      f'The chain stopped there. Completed chapters ({", ".join(done) or "none"}) are kept in '
-                      f'{display_path(out)}; the executed notebook with the error is {display_path(target)}.')
+    left = [c for c in manifest['plan'] if c not in done]
+    if status == 'failed':
+        head, where = f'chapter {name} failed: {error}', 'the executed notebook with the error is'
+    else:
+        head, where = f'interrupted during chapter {name}', f'the notebook of {name}, marked as interrupted, is'
+    notebook = f'; {where} {display_path(target)}' if target and target.exists() else ''
+    saved = f' ({name} continues from its last saved state)' if 'resume' in run['declared'].get(name, {}) else ''
+    text = (f'{head}\nThe chain stopped there. Completed chapters ({", ".join(done) or "none"}) are kept in '
+            f'{display_path(out)}{notebook}. Not completed: {", ".join(left)}.\n'
+            f'Continue{" after fixing the cause" if status == "failed" else ""} with: '
+            f'{resume_command(out, run["quick"])}{saved}')
+    return (ChainError if status == 'failed' else ChainInterrupted)(text)
+
+@contextlib.contextmanager
+def _no_interrupts():
+    "Ctrl-C ignored for the duration (while an interrupt is recorded); only the main thread can do this."
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+# %% ../nbs/80_chain.ipynb #07bde412
+def _run_chapter(run: dict, name: str, bar) -> None:
+    "Execute chapter `name` of `run` and record it; a failure or an interrupt is recorded, then raised."
+    out, in_place, manifest = run['out'], run['in_place'], run['manifest']
+    target = chapter_path(name) if in_place else out/f'{name}.ipynb'
+    parameters = _chapter_parameters(name, run['params'], run['declared'], out, run['quick'], in_place, run['resume'])
+    start = time.perf_counter()
+    try:
+        with watching(name, out, bar, enabled=run['progress']) as on_cell:
+            execute_chapter(chapter_path(name), target, parameters, in_place, out/'logs'/f'{name}.log', on_cell)
+    except KeyboardInterrupt:
+        with _no_interrupts():
+            _record(manifest, out, name, target, time.perf_counter() - start, 'interrupted')
+            error = _stopped(run, name, 'interrupted', target=target)
+            mark_interrupted(target, str(error).splitlines()[-1])
+        raise error from None
+    except Exception as e:
+        error = f'{e.ename}: {e.evalue}' if isinstance(e, pm.PapermillExecutionError) else f'{type(e).__name__}: {e}'
+        _record(manifest, out, name, target, time.perf_counter() - start, 'failed', error)
+        raise _stopped(run, name, 'failed', error, target) from None
+    _record(manifest, out, name, target, time.perf_counter() - start, 'ok')
+    if run['progress']:
+        bar.write(f'{name:15s} {time.perf_counter() - start:7.1f} s  -> {display_path(target)}', file=sys.stderr)
 
 # %% ../nbs/80_chain.ipynb #697b09c8
 def _run_folder(out, quick: bool, params: dict) -> tuple[Path, bool]:
@@ -179,30 +256,38 @@ def _run_folder(out, quick: bool, params: dict) -> tuple[Path, bool]:
                          f'with ${DATA_ENV}.')
     return out, in_place
 
-def run_chain(out=None, quick: bool = False, params: dict | None = None, chapters=CHAPTERS,
-              progress: bool = True) -> dict:
-    "Execute `chapters` in order into run folder `out` with `params`; write and return the manifest."
-    params = dict(params or {})
-    declared = check_parameters(params, chapters)                                     # before anything runs
-    out, in_place = _run_folder(out, quick, params)
-    out.mkdir(parents=True, exist_ok=True)
-    manifest = new_manifest(out, quick, params, in_place)
+def run_chain(out=None, quick: bool = False, params: dict | None = None, chapters=None, progress: bool = True,
+              resume: bool = False) -> dict:
+    "Execute `chapters` (default: all) into run folder `out`, or with `resume` what a stopped run there left."
+    out, in_place = _run_folder(out, quick, dict(params or {}))
+    if resume:
+        manifest, todo = resume_plan(out, quick, dict(params or {}), chapters)
+    else:
+        todo = list(chapters or CHAPTERS)
+        manifest = {'parameters': dict(params or {}), 'plan': todo}
+    declared = check_parameters(manifest['parameters'], manifest['plan'])            # before anything runs
+    if resume:
+        _continue(manifest, todo)
+    else:
+        out.mkdir(parents=True, exist_ok=True)
+        manifest = new_manifest(out, quick, manifest['parameters'], in_place, todo)
     write_json(out/'manifest.json', manifest)
-    bar = tqdm(chapters, desc='chain', unit='chapter', disable=not progress, file=sys.stderr, ncols=100)
-    for name in bar:
-        bar.set_postfix_str(name)
-        target = chapter_path(name) if in_place else out/f'{name}.ipynb'
-        start = time.perf_counter()
-        try:
-            _execute(name, target, _chapter_parameters(name, params, declared, out, quick, in_place), in_place)
-        except pm.PapermillExecutionError as e:
-            _record(manifest, out, name, target, time.perf_counter() - start, 'failed', f'{e.ename}: {e.evalue}')
-            raise _failure(manifest, out, name, target, e) from None
-        _record(manifest, out, name, target, time.perf_counter() - start, 'ok')
-        if progress:
-            bar.write(f'{name:15s} {time.perf_counter() - start:7.1f} s  -> {display_path(target)}', file=sys.stderr)
-    manifest.update(status='complete', finished=_now(),
-                    total_seconds=round(sum(c['seconds'] for c in manifest['chapters']), 1))
+    run = dict(out=out, in_place=in_place, quick=quick, params=manifest['parameters'], declared=declared,
+               resume=resume, progress=progress, manifest=manifest)
+    bar = tqdm(total=len(manifest['plan']), initial=len(manifest['plan']) - len(todo), desc='chain', unit='chapter',
+               disable=not progress, file=sys.stderr, ncols=100)
+    name = todo[0] if todo else None
+    try:
+        for name in todo:
+            bar.set_postfix_str(name)
+            _run_chapter(run, name, bar)
+            bar.update()
+    except KeyboardInterrupt as e:                      # between two chapters (in one, `_run_chapter` records it)
+        raise e if isinstance(e, ChainInterrupted) else _stopped(run, name, 'interrupted') from None
+    finally:
+        bar.close()
+    seconds = sum(c['seconds'] for c in manifest['chapters'] + manifest.get('attempts', []))
+    manifest.update(status='complete', finished=_now(), total_seconds=round(seconds, 1))
     write_json(out/'manifest.json', manifest)
     return manifest
 

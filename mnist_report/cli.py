@@ -10,11 +10,12 @@ import json
 import sys
 from dataclasses import asdict
 
-from .chain import CHAPTERS, ChainError, parse_value, run_chain, update_readme
+from .chain import CHAPTERS, ChainError, ChainInterrupted, parse_value, run_chain, update_readme
 from .core import CANONICAL_RUN, DATA_ENV, QUICK_RUN, display_path
 from .data import MNISTDataError, RAW_FILES, ensure_mnist, raw_folder
 from .packaged import DEFAULT_MODEL, ModelLoadError, predict_files
 from .report import RENDERERS, RenderError, render
+from .study_run import add_study_command
 
 # %% auto #0
 __all__ = ['cmd_data', 'cmd_run', 'cmd_readme', 'cmd_render', 'cmd_predict', 'build_parser', 'main']
@@ -34,12 +35,12 @@ def _add_data(commands) -> None:
 
 # %% ../nbs/90_cli.ipynb #435ccdd9
 def cmd_run(args) -> int:
-    "Run the chain of chapters into a run folder."
+    "Run the chain of chapters into a run folder (with --resume: what a stopped run there did not complete)."
     params = {name: parse_value(value) for name, value in args.param}
-    chapters = tuple(c.strip() for c in args.chapters.split(',')) if args.chapters else CHAPTERS
-    if unknown := [c for c in chapters if c not in CHAPTERS]:
+    chapters = tuple(c.strip() for c in args.chapters.split(',')) if args.chapters else None
+    if unknown := [c for c in chapters or () if c not in CHAPTERS]:
         raise ValueError(f'unknown chapter(s) {", ".join(unknown)}; the chapters are {", ".join(CHAPTERS)}')
-    manifest = run_chain(args.out, quick=args.quick, params=params, chapters=chapters)
+    manifest = run_chain(args.out, quick=args.quick, params=params, chapters=chapters, resume=args.resume)
     print(f"chain complete: {len(manifest['chapters'])} chapters in {manifest['total_seconds'] / 60:.1f} min; "
           f"manifest: {display_path(manifest['run_dir'])}/manifest.json")
     return 0
@@ -54,6 +55,8 @@ def _add_run(commands) -> None:
     run.add_argument('-p', '--param', nargs=2, action='append', default=[], metavar=('NAME', 'VALUE'),
                      help='a chapter parameter, e.g. -p epochs 20 -p lr 0.002 (repeatable)')
     run.add_argument('--chapters', help=f'comma-separated subset, in the order given (default: {",".join(CHAPTERS)})')
+    run.add_argument('--resume', action='store_true', help='continue the stopped run in --out from its first '
+                     'chapter not completed, with the parameters recorded in its manifest')
     run.set_defaults(func=cmd_run)
 
 # %% ../nbs/90_cli.ipynb #ca2e6a3b
@@ -93,7 +96,7 @@ def _add_render(commands) -> None:
 def cmd_predict(args) -> int:
     "Print the digit of each of `args.images`, each failure on stderr; 0 ok, 1 some image failed, 2 no model."
     try:
-        results, errors = predict_files(args.images, args.model)
+        results, errors = predict_files(args.images, args.model, not_sure=args.not_sure)
     except ModelLoadError as e:
         print(f'mnist-report: error: {e}', file=sys.stderr)
         return 2
@@ -105,7 +108,8 @@ def cmd_predict(args) -> int:
         print(json.dumps(rows, indent=1))
     else:
         for r in results:
-            print(f'{r.source}: {r.digit} (probability {r.confidence:.1%})')
+            answer = r.digit if r.digit is not None else f'not sure (best guess {r.probabilities.index(r.confidence)})'
+            print(f'{r.source}: {answer} (probability {r.confidence:.1%})')
     return 1 if errors else 0
 
 def _add_predict(commands) -> None:
@@ -115,7 +119,10 @@ def _add_predict(commands) -> None:
     predict.add_argument('--model', metavar='DIR_OR_REPO',
                          help=f'hub folder, run folder or Hugging Face repository id (default: {DEFAULT_MODEL})')
     predict.add_argument('--json', action='store_true',
-                         help='print a JSON list (source, digit, confidence, probabilities)')
+                         help='print a JSON list (source, digit, confidence, probabilities, sure)')
+    predict.add_argument('--not-sure', action='store_true',
+                         help="answer 'not sure' (JSON: digit null) below the model's probability threshold, chosen on "
+                              'validation digits (preprocessor_config.json: not_sure_below)')
     predict.set_defaults(func=cmd_predict)
 
 # %% ../nbs/90_cli.ipynb #5f04ad0b
@@ -124,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog='mnist-report',
                                      description='A reproducible study of handwritten-digit recognition on MNIST.')
     commands = parser.add_subparsers(dest='command', required=True, metavar='COMMAND')
-    for add in (_add_data, _add_run, _add_readme, _add_render, _add_predict):
+    for add in (_add_data, _add_run, _add_readme, _add_render, _add_predict, add_study_command):
         add(commands)
     return parser
 
@@ -136,6 +143,12 @@ def main(argv=None) -> int:
     except ChainError as e:
         print(f'mnist-report: error: {e}', file=sys.stderr)
         return 1
+    except ChainInterrupted as e:
+        print(f'mnist-report: {e}', file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print('mnist-report: interrupted', file=sys.stderr)
+        return 130
     except (MNISTDataError, RenderError, ValueError, FileNotFoundError) as e:
         print(f'mnist-report: error: {e}', file=sys.stderr)
         return 2

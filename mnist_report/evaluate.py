@@ -5,12 +5,14 @@
 # %% ../nbs/05_evaluation.ipynb #1bad5424
 from __future__ import annotations
 
+import io
 from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 import torch
 
+from .core import atomic_write
 from .metrics import (Comparison, CorruptionScore, ModelMetrics, Rejection, Robustness,
                                   RobustnessPoint, model_metrics)
 from .splits import split_positions
@@ -19,7 +21,8 @@ from .train import load_best, predict_logits
 from .writers import load_writers
 
 # %% auto #0
-__all__ = ['evaluate_checkpoint', 'compare', 'test_series', 'with_calibration_intervals', 'robustness_record', 'rejection_record']
+__all__ = ['evaluate_checkpoint', 'compare', 'test_series', 'with_calibration_intervals', 'robustness_record', 'rejection_record',
+           'save_logits', 'load_logits']
 
 # %% ../nbs/05_evaluation.ipynb #b67d8f37
 def evaluate_checkpoint(folder, test, val) -> tuple[ModelMetrics, dict]:
@@ -97,3 +100,21 @@ def rejection_record(summary: dict, val_answered: float, non_digit_confidence) -
                      test_answered=summary['digits_answered'], test_answered_accuracy=summary['answered_accuracy'],
                      non_digits=summary['non_digits'], non_digit_rejected=summary['non_digits_rejected'],
                      non_digit_mean_confidence=float(np.mean(non_digit_confidence)))
+
+# %% ../nbs/05_evaluation.ipynb #74ce4db8
+def save_logits(path, logits: dict) -> None:
+    "Write `logits` ({model: {'val': N×10, 'test': M×10}}) to `path` (.npz, float16) atomically."
+    arrays = {f'{name}_{split}': np.asarray(values[split], dtype=np.float16)
+              for name, values in logits.items() for split in ('val', 'test')}
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    atomic_write(path, buffer.getvalue())
+
+def load_logits(path) -> dict:
+    "The logits written by `save_logits`, as float32: {model: {'val': ..., 'test': ...}}."
+    with np.load(path) as arrays:
+        out = {}
+        for key in arrays.files:
+            name, split = key.rsplit('_', 1)
+            out.setdefault(name, {})[split] = arrays[key].astype(np.float32)
+    return out

@@ -232,13 +232,13 @@ def export_hub(run, repo_id: str = DEFAULT_REPO_ID) -> Path:
     return run/'hub'
 
 # %% ../nbs/06_deployment.ipynb #55ccd603
-def predict_files(paths, model=None) -> tuple[list[Prediction], list[str]]:
+def predict_files(paths, model=None, not_sure: bool = False) -> tuple[list[Prediction], list[str]]:
     "Predict each image file in `paths` on its own: the predictions of the good ones and a message per failure."
     digit_model = load_model(model)
     results, errors = [], []
     for path in paths:
         try:
-            results.append(predict(path, digit_model))
+            results.append(predict(path, digit_model, not_sure))
         except ImageInputError as e:
             errors.append(str(e))
         except Exception as e:                                             # keep going with the other images

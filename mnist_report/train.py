@@ -278,8 +278,9 @@ def record_epoch(run: Path, state: TrainingState, cfg: TrainConfig, row: dict, n
         save_best(run/'best', state.evaluated, cfg.model, meta)
     else:
         state.bad_epochs += 1
-    save_state(run/'last_state.pt', state, cfg)
+    # the history first: a resume restarts from the saved state and rewrites any row written after it
     atomic_write(run/'history.csv', pd.DataFrame(state.history).to_csv(index=False))
+    save_state(run/'last_state.pt', state, cfg)
 
 def should_stop(state: TrainingState, cfg: TrainConfig) -> bool:
     "True when early stopping is on and the validation accuracy has not improved for `cfg.patience` epochs."

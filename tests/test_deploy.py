@@ -27,6 +27,7 @@ from mnist_report.card import card_values, model_card
 from mnist_report.core import pct, project_root, read_json, write_json
 from mnist_report.corruptions import CORRUPTIONS
 from mnist_report.eda import ensure_stroke_profile
+from mnist_report.strokes import load_stroke_profile
 from mnist_report.evaluate import compare
 from mnist_report.splits import load_split, prepare_data
 from mnist_report.images import ImageInputError, mnist_style
@@ -155,6 +156,23 @@ def test_every_input_type_gives_the_same_answer(model, tmp_path):
         assert len(r.probabilities) == 10 and abs(sum(r.probabilities) - 1) < 1e-5
         assert r.confidence == max(r.probabilities)
     assert predict([], model) == []
+
+
+def test_not_sure_answers_below_the_threshold(model):
+    image = draw_digit(3, offset=(25, -10), angle=5)
+    strict = dataclasses.replace(model, not_sure_below=1.1)           # no answer can reach it
+    assert predict(image, strict).digit == 3 and not predict(image, strict).sure
+    refused = predict(image, strict, not_sure=True)
+    assert refused.digit is None and not refused.sure and refused.confidence == predict(image, model).confidence
+    lenient = dataclasses.replace(model, not_sure_below=0.0)
+    assert predict(image, lenient, not_sure=True).digit == 3 and predict(image, lenient, not_sure=True).sure
+
+
+def test_hub_folder_carries_the_stroke_profile_and_threshold(run, model):
+    metrics = load_metrics(run/'metrics.json')
+    assert model.stroke == load_stroke_profile(run)
+    assert model.not_sure_below == (metrics.primary_model.rejection.threshold if metrics.primary_model.rejection
+                                    else None)
 
 
 def test_mnist_style_makes_mnist_conventions():
@@ -491,6 +509,20 @@ def test_cli_reports_every_good_image_and_fails(hub, tmp_path, capsys):
     assert _cli(str(good[1]), '--json', '--model', str(hub)) == 0
     record = json.loads(capsys.readouterr().out)
     assert record[0]['source'] == str(good[1]) and record[0]['digit'] == 1 and len(record[0]['probabilities']) == 10
+
+
+def test_cli_not_sure(hub, tmp_path, capsys):
+    strict = _copy(hub, tmp_path)
+    prep = read_json(strict/'preprocessor_config.json')
+    write_json(strict/'preprocessor_config.json', {**prep, 'not_sure_below': 1.1})      # no answer reaches it
+    path = _png(draw_digit(4), tmp_path/'four.png')
+    assert _cli(str(path), '--model', str(strict), '--not-sure') == 0
+    assert 'four.png: not sure (best guess 4' in capsys.readouterr().out
+    assert _cli(str(path), '--model', str(strict), '--not-sure', '--json') == 0
+    row = json.loads(capsys.readouterr().out)[0]
+    assert row['digit'] is None and row['sure'] is False
+    assert _cli(str(path), '--model', str(strict)) == 0
+    assert 'four.png: 4 (probability' in capsys.readouterr().out
 
 
 def test_cli_without_a_usable_model_exits_2(tmp_path, capsys):

@@ -54,7 +54,8 @@ def test_a_marker_digit_is_thinned():
 def test_faint_strokes_are_stretched():
     pencil = 235 - (235 - _seven(400, 12).astype(float)) * 0.4         # a faint pencil 7...
     pencil[55:75, 190:210] = 10                                        # ...with one dark blot on its bar
-    as_written, stretched = mnist_style(pencil.astype(np.uint8)), mnist_style(pencil.astype(np.uint8), stroke=MNIST_LIKE)
+    pencil = pencil.astype(np.uint8)
+    as_written, stretched = mnist_style(pencil), mnist_style(pencil, stroke=MNIST_LIKE)
     assert np.median(as_written[as_written > 0]) < 100 < 200 < np.median(stretched[stretched > 20])
 
 
