@@ -173,9 +173,11 @@ def _comparison_values(metrics: Metrics) -> dict:
 def _worst(rows: list[dict], key: str, packaged: str) -> list[dict]:
     "Per value of `key`: the lowest accuracy over the other conditions, strokes as written and as packaged."
     values = dict.fromkeys(r[key] for r in rows)
-    def low(value, strokes):
-        return min(r['accuracy'] for r in rows if r[key] == value and r['strokes'] == strokes)
-    return [{'value': v, 'as_written': pct(low(v, 'as written')), 'packaged': pct(low(v, packaged))} for v in values]
+    def low(value, strokes) -> str:
+        worst = min((r for r in rows if r[key] == value and r['strokes'] == strokes), key=lambda r: r['accuracy'])
+        where = f"{worst['height']} px tall" if key == 'pen' else f"{worst['pen']} px pen"
+        return f"{pct(worst['accuracy'], 1)} ({where})"
+    return [{'value': v, 'as_written': low(v, 'as written'), 'packaged': low(v, packaged)} for v in values]
 
 def _pen_values(pens: dict | None, primary: str = 'default') -> dict:
     "Accuracy on the deployment chapter's pen-written test digits: worst height per pen, worst pen per effect."
@@ -184,7 +186,8 @@ def _pen_values(pens: dict | None, primary: str = 'default') -> dict:
     rows = [r for r in pens['results'] if r['model'] == primary]
     packaged = 'normalised' if pens['normalise_strokes'] else 'as written'
     weak = sorted((r for r in rows if r['strokes'] == packaged and r['accuracy'] < 0.99), key=lambda r: r['accuracy'])
-    return {'pens': {'n': f"{pens['n_test']:,}", 'normalised': pens['normalise_strokes'],
+    return {'pens': {'n': f"{pens['n_test']:,}", 'normalised': pens['normalise_strokes'], 'n_weak': len(weak),
+                     'n_conditions': sum(r['strokes'] == packaged for r in rows),
                      'by_pen': _worst([r for r in rows if r['effect'] == 'none'], 'pen', packaged),
                      'by_effect': _worst([r for r in rows if r['effect'] != 'none'], 'effect', packaged),
                      'weak': [f"{r['pen']} px pen, {r['height']} px tall, {r['effect']}: {pct(r['accuracy'])}"

@@ -33,7 +33,7 @@ from .metrics_json import load_metrics, results_table
 __all__ = ['CHAPTERS', 'PACKAGES', 'RESULTS_START', 'RESULTS_END', 'BENCHMARK_START', 'BENCHMARK_END', 'BENCHMARKS',
            'chapter_path', 'chapter_parameters', 'parse_value', 'check_parameters', 'package_versions', 'git_state',
            'data_hashes', 'new_manifest', 'ChainError', 'ChainInterrupted', 'resume_command', 'resume_plan',
-           'run_chain', 'benchmark_excerpt', 'readme_results', 'update_readme']
+           'run_chain', 'benchmark_excerpt', 'pen_digits_line', 'readme_results', 'update_readme']
 
 # %% ../nbs/80_chain.ipynb #a041506e
 CHAPTERS = ('01_eda', '02_transforms', '03_model', '04_training', '05_evaluation', '06_deployment', '07_studies',
@@ -310,11 +310,27 @@ def _optional_json(path: Path):
     return read_json(path) if path.exists() else None
 
 # %% ../nbs/80_chain.ipynb #f86b3ec3
+def pen_digits_line(deploy: dict | None) -> str:
+    "One line on the deployment chapter's pen-written test digits (`deploy.json`), as packaged; '' if not measured."
+    pens = (deploy or {}).get('pen_digits')
+    if not pens:
+        return ''
+    packaged = 'normalised' if pens['normalise_strokes'] else 'as written'
+    rows = [r for r in pens['results'] if r['model'] == 'default' and r['strokes'] == packaged]
+    worst = min(rows, key=lambda r: r['accuracy'])
+    below = sum(r['accuracy'] < 0.99 for r in rows)
+    return (f"pen-written test digits ({pens['n_test']:,} per condition, deployment chapter), as packaged: mean "
+            f"{sum(r['accuracy'] for r in rows) / len(rows):.1%} over {len(rows)} pen, size and photo-effect "
+            f"conditions; {below} below 99%; worst {worst['accuracy']:.1%} ({worst['pen']} px pen, {worst['height']} px "
+            f"tall, {worst['effect']}).")
+
 def readme_results(run=CANONICAL_RUN) -> str:
-    "The README's results table for run `run`: its metrics, training summary and chain time."
+    "The README's results table for run `run`: its metrics, training summary, chain time and pen-digit line."
     run = resolve_path(run)
     metrics = load_metrics(run/'metrics.json')
-    return results_table(metrics, _optional_json(run/'train_summary.json'), _optional_json(run/'manifest.json'))
+    table = results_table(metrics, _optional_json(run/'train_summary.json'), _optional_json(run/'manifest.json'))
+    pens = pen_digits_line(_optional_json(run/'deploy.json'))
+    return f'{table}\n\n{pens}' if pens else table
 
 def update_readme(readme, run=CANONICAL_RUN, benchmark=BENCHMARKS) -> bool:
     "Regenerate the results table (and the benchmark excerpts) between the markers of `readme`; True if it changed."

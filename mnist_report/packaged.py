@@ -186,7 +186,9 @@ def preprocessor_config(normalization: dict, temperature: float = 1.0, stroke: S
             'std': normalization['std'], 'input': '(image / 255 - mean) / std, shape N x 1 x 28 x 28',
             'temperature': temperature, 'probabilities': 'softmax(logits / temperature)',
             'mnist_style_preprocessing': ['grayscale', 'invert if the digit is dark on a light background',
-                                          'subtract the background and stretch the contrast to 0-255',
+                                          'subtract the paper (a plane fitted to the border) and stretch the '
+                                          'contrast to 0-255',
+                                          'subtract the lines of ruled or squared paper',
                                           f'crop to the digit (ink above {INK_THRESHOLD:g} of the maximum)',
                                           'thicken or thin the strokes to stroke_profile.width (a fraction of the '
                                           "digit's longer side) when outside [low, high]; stretch faint centres",

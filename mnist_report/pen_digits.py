@@ -21,9 +21,9 @@ __all__ = ['PEN_WIDTHS', 'HEIGHTS', 'MAX_PEN', 'THRESHOLD', 'SPUR', 'EFFECTS', '
            'pen_grid']
 
 # %% ../nbs/06d_pen_digits.ipynb #5c317584
-PEN_WIDTHS = (1, 2, 3, 5, 8, 12, 20)   # pen widths, px: a fine pen's trace to a marker
+PEN_WIDTHS = (1, 2, 3, 5, 8, 12, 24, 48)   # pen widths, px: a fine pen's trace to a marker
 HEIGHTS = (48, 96, 192)                # digit heights (MNIST's ink box, enlarged), px
-MAX_PEN = 0.2                          # the thickest pen drawn: a fifth of the digit's height
+MAX_PEN = 0.25                         # the thickest pen: a quarter of the digit's height (beyond MNIST's 99%)
 THRESHOLD = 0.5                        # ink is what is at least this fraction of the digit's darkest pixel
 SPUR = 0.05                            # side branches shorter than this fraction of the height are pruned
 
@@ -160,7 +160,7 @@ class PenCondition(NamedTuple):
 EFFECT_PENS, EFFECT_HEIGHT = (1, 3, 8), 96   # the pens and the digit height every photo effect is measured at
 
 def pen_conditions() -> list[PenCondition]:
-    "Grid A: every pen at every height it fits (pen ≤ a fifth of the height), no effect; grid B: each effect, 3 pens."
+    "Grid A: every pen at every height it fits (pen ≤ a quarter of the height), no effect; grid B: each effect, 3 pens."
     grid_a = [PenCondition(p, h, 'none') for h in HEIGHTS for p in PEN_WIDTHS if p <= MAX_PEN * h]
     grid_b = [PenCondition(p, EFFECT_HEIGHT, e) for e in EFFECTS[1:] for p in EFFECT_PENS]
     return grid_a + grid_b

@@ -131,6 +131,9 @@ def test_results_table_reads_the_record():
     assert table.splitlines()[2].startswith(row)
     assert 'ECE raw | ECE calibrated | NLL raw | NLL calibrated' in table.splitlines()[0]
     assert table.endswith('\n\nwhole chain: 11.0 min.')
+    partial = {'total_seconds': 660, 'chapters': [{'chapter': '05_evaluation'}, {'chapter': 'index'}]}
+    assert results_table(record, manifest=partial).endswith(
+        '\n\nlast chain run: 2 chapters (05_evaluation, index) in 11.0 min.')
 
 # ---------------------------------------------------------------------------------------------------- checkpoints
 
