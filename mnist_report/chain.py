@@ -321,8 +321,8 @@ def pen_digits_line(deploy: dict | None) -> str:
     below = sum(r['accuracy'] < 0.99 for r in rows)
     return (f"pen-written test digits ({pens['n_test']:,} per condition, deployment chapter), as packaged: mean "
             f"{sum(r['accuracy'] for r in rows) / len(rows):.1%} over {len(rows)} pen, size and photo-effect "
-            f"conditions; {below} below 99%; worst {worst['accuracy']:.1%} ({worst['pen']} px pen, {worst['height']} px "
-            f"tall, {worst['effect']}).")
+            f"conditions; {below} below 99%; worst {worst['accuracy']:.1%} ({worst['pen']} px pen, "
+            f"{worst['height']} px tall, {worst['effect']}).")
 
 def readme_results(run=CANONICAL_RUN) -> str:
     "The README's results table for run `run`: its metrics, training summary, chain time and pen-digit line."

@@ -109,6 +109,7 @@ def results_table(metrics: Metrics, summary: dict | None = None, manifest: dict 
                      f"{summary['threads']} CPU threads ({summary['precision']})")
     if manifest and manifest.get('total_seconds'):
         ran = [c['chapter'] for c in manifest.get('chapters', [])]
-        notes.append(f"last chain run: {len(ran)} chapters ({', '.join(ran)}) in {manifest['total_seconds'] / 60:.1f} min"
-                     if ran else f"whole chain: {manifest['total_seconds'] / 60:.1f} min")
+        minutes = manifest['total_seconds'] / 60
+        notes.append(f"last chain run: {len(ran)} chapters ({', '.join(ran)}) in {minutes:.1f} min" if ran
+                     else f"whole chain: {minutes:.1f} min")
     return '\n'.join(lines) + (f"\n\n{'; '.join(notes)}." if notes else '')

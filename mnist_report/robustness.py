@@ -107,7 +107,10 @@ _COLUMNS = ['corruption', 'model', 'pipeline', 'accuracy', 'errors', 'n', 'ece',
 
 def _evaluate(pipelines: list[Pipeline], images: np.ndarray, labels: np.ndarray) -> list[dict]:
     "One row of `_scores` per pipeline, all on the same `images`, converted by `mnist_style` once per stroke profile."
-    caches = {p.stroke: shipped_inputs(images, False, p.stroke) for p in pipelines if p.shipped}
+    caches = {}
+    for p in pipelines:
+        if p.shipped and p.stroke not in caches:
+            caches[p.stroke] = shipped_inputs(images, False, p.stroke)
     rows = []
     for p in pipelines:
         cache = caches.get(p.stroke) if p.shipped else None

@@ -80,9 +80,9 @@ def test_corrupt_once_and_preprocess_once(digits, pipes, monkeypatch):
         calls['corrupt'].append(name)
         return corrupt(images, name, severity, seed)
 
-    def counting_style(image, name=None):
+    def counting_style(image, name=None, stroke=None):
         calls['mnist_style'] += 1
-        return mnist_style(image, name)
+        return mnist_style(image, name, stroke)
     monkeypatch.setattr(rb, 'corrupt', counting_corrupt)
     monkeypatch.setattr(rb, 'mnist_style', counting_style)
     second_shipped = rb.Pipeline('other', pipes[1].network, 0.1, 0.3, 1.0, True)

@@ -169,7 +169,7 @@ def test_dry_run_lists_members_state_and_estimate(toy):
     (('name: b', 'name: a'), 'study toy: member names repeat (a-seed0, a-seed1)'),
     (('name: b', 'name: b/c'), "study toy, member b/c: the name 'b/c' must be letters"),
     (('description:', 'descripton:'), 'unknown key(s) descripton'),
-    (('members:', 'chapters: [04_training, 07_studies]\nmembers:'), 'unknown chapter(s) 07_studies'),
+    (('members:', 'chapters: [04_training, 09_no_such_chapter]\nmembers:'), 'unknown chapter(s) 09_no_such_chapter'),
 ])
 def test_spec_errors_name_the_member_and_the_parameter(toy, change, message):
     toy[0].write_text(TOY.replace(*change))
