@@ -10,6 +10,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
+from mnist_report.chain import CHAPTERS
 from mnist_report.cli import main
 from mnist_report.report import RenderError, find_quarto, render, site_pages
 
@@ -110,7 +111,7 @@ def test_rendering_the_canonical_run_twice_gives_the_same_pages(tmp_path):
         with contextlib.redirect_stdout(stdout):
             assert main(['render', '--out', str(tmp_path/f'site{attempt}')]) == 0
         outputs.append(stdout.getvalue())
-        assert re.search(r'rendered 7 pages with Quarto [\d.]+ in [\d.]+ s', outputs[-1]), outputs[-1]
+        assert re.search(rf'rendered {len(CHAPTERS)} pages with Quarto [\d.]+ in [\d.]+ s', outputs[-1]), outputs[-1]
     pages = [sorted(p.relative_to(tmp_path/f'site{i}') for p in (tmp_path/f'site{i}').rglob('*.html')) for i in (1, 2)]
     assert pages[0] == pages[1] and len(pages[0]) >= len(EXPECTED_PAGES)
     shutil.rmtree(tmp_path)
