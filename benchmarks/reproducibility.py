@@ -31,6 +31,7 @@ from mnist_report.core import atomic_write
 SETTINGS = {  # name: (environment, training overrides)
     'default (bf16 autocast)': ({}, {}),
     'fp32': ({}, {'precision': 'fp32'}),
+    'one thread (threads=1)': ({}, {'threads': 1}),
     'bf16, kernels capped at AVX2': ({'ATEN_CPU_CAPABILITY': 'avx2', 'ONEDNN_MAX_CPU_ISA': 'AVX2'}, {}),
     'fp32, kernels capped at AVX2': ({'ATEN_CPU_CAPABILITY': 'avx2', 'ONEDNN_MAX_CPU_ISA': 'AVX2'},
                                      {'precision': 'fp32'}),

@@ -5,6 +5,7 @@
 # %% ../nbs/00_train.ipynb #58fa8d13
 from __future__ import annotations
 
+import contextlib
 import io
 import math
 import platform
@@ -24,13 +25,13 @@ from tqdm import tqdm
 from .core import atomic_write, read_json, write_json
 from .splits import N_VAL, QUICK_SIZES, ensure_data, load_split
 from .model import build_model, count_parameters
-from .train_config import TrainConfig, pick_device, pick_precision
+from .train_config import TrainConfig, pick_device, pick_precision, pick_threads
 from .transforms import augment_batch, normalize, photometric_batch, stroke_width_batch, to_input, to_unit
 
 # %% auto #0
 __all__ = ['predict_logits', 'loss_and_accuracy', 'save_best', 'CheckpointError', 'load_best', 'TrainingData',
            'load_training_data', 'TrainingState', 'new_state', 'save_state', 'restore_state', 'train_epoch', 'validate',
-           'record_epoch', 'should_stop', 'train']
+           'record_epoch', 'should_stop', 'torch_threads', 'train']
 
 # %% ../nbs/00_train.ipynb #b9a819b9
 @torch.no_grad()
@@ -303,11 +304,26 @@ def _say(progress: bool, message: str) -> None:
     if progress:
         print(message, file=sys.stderr)
 
+# %% ../nbs/00_train.ipynb #7fec8855
+@contextlib.contextmanager
+def torch_threads(threads: int):
+    "Run the block with PyTorch using `threads` CPU threads; the previous count is restored after it."
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
 # %% ../nbs/00_train.ipynb #c99fd05b
 def train(run, cfg: TrainConfig, data_dir=None, quick: bool = False, resume: bool = False, device: str = 'auto',
           progress: bool = True, on_epoch=None) -> dict:
     "Train `cfg` on run folder `run`; write history, best checkpoint and resume state there; return the summary."
-    run = Path(run)
+    with torch_threads(pick_threads(cfg.threads)):
+        return _train(Path(run), cfg, data_dir, quick, resume, device, progress, on_epoch)
+
+def _train(run: Path, cfg: TrainConfig, data_dir, quick: bool, resume: bool, device: str, progress: bool,
+           on_epoch) -> dict:
     data = load_training_data(run, cfg, data_dir, quick)
     dev = pick_device(device)
     precision = pick_precision(cfg.precision, dev)

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field, fields
 
 import torch
@@ -14,7 +15,7 @@ from .model import MODELS
 
 # %% auto #0
 __all__ = ['OPTIMIZERS', 'SCHEDULES', 'PRECISIONS', 'RECIPES', 'QUICK_EPOCHS', 'TrainConfig', 'make_config', 'pick_device',
-           'pick_precision']
+           'pick_precision', 'pick_threads']
 
 # %% ../nbs/00_train_config.ipynb #02b1baba
 OPTIMIZERS = ('adamw', 'sgd', 'adadelta')
@@ -42,6 +43,7 @@ class TrainConfig:
     patience: int = 5                   # stop after this many epochs without a better validation accuracy (0: off)
     seed: int = 0                       # initialisation, shuffling, augmentation and dropout
     precision: str = 'auto'             # 'auto' (bf16 autocast where the hardware is fast at it), 'bf16' or 'fp32'
+    threads: int = 0                    # CPU threads (0: every core this process may use); the count changes the sums
 
     def validate(self, n_train: int | None = None) -> TrainConfig:
         "Raise a `ValueError` naming the first bad parameter; return `self` if all are valid."
@@ -77,6 +79,7 @@ _RULES = {  # parameter: (test of a valid value, the rule a bad value breaks)
     'ema': (lambda v: 0 <= v < 1, 'it must be a decay in [0, 1) (0: off)'),
     'patience': (_whole(0), 'it must be a whole number >= 0 (0: off)'),
     'precision': (lambda v: v in PRECISIONS, f'choose one of {", ".join(PRECISIONS)}'),
+    'threads': (_whole(0), 'it must be a whole number >= 0 (0: every core this process may use)'),
 }
 
 # %% ../nbs/00_train_config.ipynb #2295db87
@@ -121,3 +124,10 @@ def pick_precision(precision: str, device: torch.device) -> str:
     if device.type == 'cpu' and torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported():
         return 'bf16'
     return 'fp32'
+
+# %% ../nbs/00_train_config.ipynb #9066f4c4
+def pick_threads(threads: int = 0) -> int:
+    "`threads`, or for 0 the number of cores this process may run on (its CPU affinity), ignoring OMP_NUM_THREADS."
+    if threads:
+        return threads
+    return len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count() or 1

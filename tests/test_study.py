@@ -251,7 +251,11 @@ def test_members_run_on_a_dask_cluster(real_root, tmp_path):
     spec = tmp_path/'dask.yaml'
     spec.write_text(f'chapters: [04_training]\ndefaults: {{train_baseline: false, epochs: 1, data_dir: {real_root}}}\n'
                     'members:\n  - name: one\n')
-    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+    # the cluster's nanny sets OMP_NUM_THREADS=1 in this process's environment: restored afterwards, so the notebooks
+    # nbval executes later in this session (their kernels inherit it) see the machine as the chain did
+    with mock.patch.dict(os.environ), \
+            distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                                     dashboard_address=None) as cluster:
         options = ('--quick', '--out', tmp_path/'out', '--scheduler', cluster.scheduler_address)
         code, out, err = _cli('study', spec, *options)
         assert code == 0, err

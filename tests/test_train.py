@@ -8,7 +8,7 @@ from safetensors.torch import load_file
 
 from mnist_report.splits import prepare_data
 from mnist_report.train import train
-from mnist_report.train_config import make_config
+from mnist_report.train_config import make_config, pick_threads
 
 SMALL = dict(epochs=2, batch_size=256, model_config={'channels': [8, 16, 16]})
 HISTORY = ['epoch', 'train_loss', 'train_acc', 'val_loss', 'val_acc', 'lr']
@@ -46,6 +46,32 @@ def test_other_seed_other_weights(prepared, real_root, tmp_path):
     a, b = _copy(prepared, tmp_path/'a'), _copy(prepared, tmp_path/'b')
     train(a, make_config(**{**SMALL, 'epochs': 1}, seed=0), real_root, quick=True, progress=False)
     train(b, make_config(**{**SMALL, 'epochs': 1}, seed=1), real_root, quick=True, progress=False)
+    assert not torch.equal(_weights(a)['head.1.weight'], _weights(b)['head.1.weight'])
+
+
+def test_the_environment_s_thread_count_does_not_change_the_result(prepared, real_root, tmp_path):
+    "The run's own thread count (TrainConfig.threads) is used, whatever the process was set to before."
+    a, b = _copy(prepared, tmp_path/'a'), _copy(prepared, tmp_path/'b')
+    one_epoch = {**SMALL, 'epochs': 1}
+    train(a, make_config(**one_epoch), real_root, quick=True, progress=False)
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)         # as OMP_NUM_THREADS=1 would (Dask's LocalCluster sets it in its process)
+    try:
+        summary = train(b, make_config(**one_epoch), real_root, quick=True, progress=False)
+        assert torch.get_num_threads() == 1     # put back after the run
+    finally:
+        torch.set_num_threads(before)
+    assert summary['threads'] == pick_threads()
+    wa, wb = _weights(a), _weights(b)
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
+@pytest.mark.skipif(pick_threads() < 2, reason='needs two cores')
+def test_the_thread_count_changes_the_numbers(prepared, real_root, tmp_path):
+    "Why the count is part of the configuration: one thread and two sum the gradients differently."
+    a, b = _copy(prepared, tmp_path/'a'), _copy(prepared, tmp_path/'b')
+    train(a, make_config(**{**SMALL, 'epochs': 1}, threads=1), real_root, quick=True, progress=False)
+    train(b, make_config(**{**SMALL, 'epochs': 1}, threads=2), real_root, quick=True, progress=False)
     assert not torch.equal(_weights(a)['head.1.weight'], _weights(b)['head.1.weight'])
 
 
