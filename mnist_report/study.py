@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import contextlib
+import ast
 import hashlib
 import itertools
 import json
@@ -23,9 +24,9 @@ from .train_config import TrainConfig, make_config
 
 # %% auto #0
 __all__ = ['STUDIES_DIR', 'STUDY_RUNS', 'STUDY_CHAPTERS', 'RECORD', 'MEMBER_MINUTES', 'StudyError', 'find_spec', 'load_spec',
-           'expand_grid', 'study_members', 'check_members', 'code_hash', 'data_digest', 'member_key', 'optional_json',
-           'member_state', 'study_folder', 'plan_study', 'member_estimate', 'member_result', 'result_line',
-           'dry_run_lines']
+           'expand_grid', 'study_members', 'check_members', 'member_modules', 'code_hash', 'data_digest', 'member_key',
+           'optional_json', 'member_state', 'study_folder', 'plan_study', 'member_estimate', 'member_result',
+           'result_line', 'dry_run_lines']
 
 # %% ../nbs/81_study.ipynb #cc52badd
 STUDIES_DIR = 'studies'                                   # the specs, one YAML file per study
@@ -128,13 +129,47 @@ def check_members(spec: dict, members: list, quick: bool = False) -> None:
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
-def code_hash(chapters, root=None) -> str:
-    "SHA-256 of the code members run: the `mnist_report` package's files and the cell sources of `chapters`."
+_RUNNER = ('chain',)  # the package module that executes the chapters (with what it imports)
+
+def _package_imports(source: str) -> set[str]:
+    "The `mnist_report` modules `source` imports, by name (absolute or relative imports; IPython magics skipped)."
+    code = '\n'.join(line for line in source.splitlines() if not line.lstrip().startswith(('%', '!')))
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return set()
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {a.name.split('.')[1] for a in node.names if a.name.startswith('mnist_report.')}
+        elif isinstance(node, ast.ImportFrom) and (node.level or (node.module or '').split('.')[0] == 'mnist_report'):
+            module = (node.module or '').removeprefix('mnist_report').lstrip('.')
+            names |= {module.split('.')[0]} if module else {a.name for a in node.names}
+    return names
+
+def member_modules(chapters, root=None) -> list[Path]:
+    "The package files a member's results depend on: those `chapters` and the chain import, directly or not."
     root = Path(root or project_root())
-    package = sorted(p for p in (root/'mnist_report').rglob('*') if p.is_file() and '__pycache__' not in p.parts
-                     and p.name != '_modidx.py')
+    package = root/'mnist_report'
+    todo = set(_RUNNER) | {'__init__'}
+    for name in chapters:
+        cells = json.loads((root/'nbs'/f'{name}.ipynb').read_text(encoding='utf-8'))['cells']
+        todo |= set().union(*(_package_imports(''.join(c['source'])) for c in cells if c['cell_type'] == 'code'))
+    seen = set()
+    while todo:
+        name = todo.pop()
+        path = package/f'{name}.py'
+        if name in seen or not path.is_file():
+            continue
+        seen.add(name)
+        todo |= _package_imports(path.read_text(encoding='utf-8'))
+    return sorted(package/f'{name}.py' for name in seen)
+
+def code_hash(chapters, root=None) -> str:
+    "SHA-256 of the code members run: the cell sources of `chapters` and the package files they use (`member_modules`)."
+    root = Path(root or project_root())
     digest = hashlib.sha256()
-    for path in package:
+    for path in member_modules(chapters, root):
         digest.update(path.relative_to(root).as_posix().encode() + b'\0' + path.read_bytes() + b'\0')
     for name in chapters:
         cells = json.loads((root/'nbs'/f'{name}.ipynb').read_text(encoding='utf-8'))['cells']
