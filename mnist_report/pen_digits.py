@@ -159,8 +159,11 @@ class PenCondition(NamedTuple):
 
 EFFECT_PENS, EFFECT_HEIGHT = (1, 3, 8), 96   # the pens and the digit height every photo effect is measured at
 
-def pen_conditions() -> list[PenCondition]:
+def pen_conditions(quick: bool = False) -> list[PenCondition]:
     "Grid A: every pen at every height it fits (pen ≤ a quarter of the height), no effect; grid B: each effect, 3 pens."
+    if quick:   # the quick run: the effects' height only, its three pens, each effect with the middle pen
+        return [PenCondition(p, EFFECT_HEIGHT, 'none') for p in EFFECT_PENS] + \
+               [PenCondition(EFFECT_PENS[1], EFFECT_HEIGHT, e) for e in EFFECTS[1:]]
     grid_a = [PenCondition(p, h, 'none') for h in HEIGHTS for p in PEN_WIDTHS if p <= MAX_PEN * h]
     grid_b = [PenCondition(p, EFFECT_HEIGHT, e) for e in EFFECTS[1:] for p in EFFECT_PENS]
     return grid_a + grid_b

@@ -5,7 +5,6 @@
 # %% ../nbs/00_train.ipynb #58fa8d13
 from __future__ import annotations
 
-import contextlib
 import io
 import math
 import platform
@@ -25,13 +24,13 @@ from tqdm import tqdm
 from .core import atomic_write, read_json, write_json
 from .splits import N_VAL, QUICK_SIZES, ensure_data, load_split
 from .model import build_model, count_parameters
-from .train_config import TrainConfig, pick_device, pick_precision, pick_threads
+from .train_config import TrainConfig, pick_device, pick_precision, pick_threads, torch_threads
 from .transforms import augment_batch, normalize, photometric_batch, stroke_width_batch, to_input, to_unit
 
 # %% auto #0
 __all__ = ['predict_logits', 'loss_and_accuracy', 'save_best', 'CheckpointError', 'load_best', 'TrainingData',
            'load_training_data', 'TrainingState', 'new_state', 'save_state', 'restore_state', 'train_epoch', 'validate',
-           'record_epoch', 'should_stop', 'torch_threads', 'train']
+           'record_epoch', 'should_stop', 'train']
 
 # %% ../nbs/00_train.ipynb #b9a819b9
 @torch.no_grad()
@@ -303,17 +302,6 @@ def _summary(cfg: TrainConfig, quick: bool, device: torch.device, precision: str
 def _say(progress: bool, message: str) -> None:
     if progress:
         print(message, file=sys.stderr)
-
-# %% ../nbs/00_train.ipynb #7fec8855
-@contextlib.contextmanager
-def torch_threads(threads: int):
-    "Run the block with PyTorch using `threads` CPU threads; the previous count is restored after it."
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 # %% ../nbs/00_train.ipynb #c99fd05b
 def train(run, cfg: TrainConfig, data_dir=None, quick: bool = False, resume: bool = False, device: str = 'auto',
