@@ -33,7 +33,7 @@ from .metrics_json import load_metrics, results_table
 __all__ = ['CHAPTERS', 'PACKAGES', 'RESULTS_START', 'RESULTS_END', 'BENCHMARK_START', 'BENCHMARK_END', 'BENCHMARKS',
            'chapter_path', 'chapter_parameters', 'parse_value', 'check_parameters', 'package_versions', 'git_state',
            'data_hashes', 'new_manifest', 'ChainError', 'ChainInterrupted', 'resume_command', 'resume_plan',
-           'run_chain', 'benchmark_excerpt', 'pen_digits_line', 'readme_results', 'update_readme']
+           'earlier_runs', 'run_chain', 'benchmark_excerpt', 'pen_digits_line', 'readme_results', 'update_readme']
 
 # %% ../nbs/80_chain.ipynb #a041506e
 CHAPTERS = ('01_eda', '02_transforms', '03_model', '04_training', '05_evaluation', '06_deployment', '07_studies',
@@ -256,6 +256,14 @@ def _run_folder(out, quick: bool, params: dict) -> tuple[Path, bool]:
                          f'with ${DATA_ENV}.')
     return out, in_place
 
+def earlier_runs(out: Path) -> list[dict]:
+    "The runs an earlier manifest in `out` records, oldest first, so a chapter rerun into a run folder keeps its history."
+    try:
+        previous = read_json(out/'manifest.json')
+    except (OSError, ValueError):
+        return []
+    return [*previous.pop('earlier', []), previous]
+
 def run_chain(out=None, quick: bool = False, params: dict | None = None, chapters=None, progress: bool = True,
               resume: bool = False) -> dict:
     "Execute `chapters` (default: all) into run folder `out`, or with `resume` what a stopped run there left."
@@ -270,7 +278,7 @@ def run_chain(out=None, quick: bool = False, params: dict | None = None, chapter
         _continue(manifest, todo)
     else:
         out.mkdir(parents=True, exist_ok=True)
-        manifest = new_manifest(out, quick, manifest['parameters'], in_place, todo)
+        manifest = {**new_manifest(out, quick, manifest['parameters'], in_place, todo), 'earlier': earlier_runs(out)}
     write_json(out/'manifest.json', manifest)
     run = dict(out=out, in_place=in_place, quick=quick, params=manifest['parameters'], declared=declared,
                resume=resume, progress=progress, manifest=manifest)
