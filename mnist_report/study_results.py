@@ -13,9 +13,11 @@ import pandas as pd
 from .core import read_json, resolve_path
 from .evaluate import load_logits
 from .study import RECORD, STUDY_RUNS
+from .stats import McNemarResult, mcnemar_exact
 
 # %% auto #0
-__all__ = ['member_row', 'member_table', 'seed_summary', 'ensemble_accuracy', 'variant_table']
+__all__ = ['member_row', 'member_table', 'seed_summary', 'ensemble_accuracy', 'variant_table', 'member_correct',
+           'paired_comparison']
 
 # %% ../nbs/07_studies.ipynb #8c9456f6
 def _corruption_means(folder: Path) -> dict:
@@ -78,3 +80,17 @@ def variant_table(table: pd.DataFrame, parameters: list[str]) -> pd.DataFrame:
     variant = table.apply(_changed, axis=1, shared=set(parameters))
     out = table.assign(variant=variant).groupby('variant')[columns].mean()
     return out.assign(seeds=table.assign(variant=variant).groupby('variant').size())
+
+# %% ../nbs/07_studies.ipynb #9a4f70a4
+def member_correct(folder, labels, split: str = 'test', model: str = 'default') -> np.ndarray:
+    "Per image of `split`, whether member `folder`'s checkpoint (its `logits.npz`) gets `labels` right."
+    return load_logits(Path(folder)/'logits.npz')[model][split].argmax(1) == np.asarray(labels)
+
+def paired_comparison(pairs, labels_of, split: str = 'test') -> McNemarResult:
+    "McNemar's test of variant − reference over `pairs` of member folders (one per seed), images of all seeds pooled."
+    variant, reference = [], []
+    for variant_folder, reference_folder in pairs:
+        labels = labels_of(reference_folder, split)
+        variant.append(member_correct(variant_folder, labels, split))
+        reference.append(member_correct(reference_folder, labels, split))
+    return mcnemar_exact(np.concatenate(variant), np.concatenate(reference))
