@@ -13,6 +13,7 @@ import pandas as pd
 from .core import read_json, resolve_path
 from .evaluate import load_logits
 from .study import RECORD, STUDY_RUNS
+from .train_config import TrainConfig
 from .stats import McNemarResult, mcnemar_exact
 
 # %% auto #0
@@ -37,7 +38,7 @@ def member_row(folder: Path) -> dict | None:
     metrics, summary = read_json(folder/'metrics.json'), read_json(folder/'train_summary.json')
     model = metrics['models'][metrics['primary']]
     robustness = model.get('robustness') or {}
-    return {'member': folder.name, **record['parameters'], 'val_acc': model['val_accuracy'],
+    return {'member': folder.name, 'model': TrainConfig.model, **record['parameters'], 'val_acc': model['val_accuracy'],
             'test_acc': model['test']['accuracy'], 'test_errors': model['test']['n'] - model['test']['correct'],
             **{f'test_corruption_{p}': a for p, a in robustness.get('mean_accuracy', {}).items()},
             **_corruption_means(folder), 'epochs': summary['epochs_run'],
