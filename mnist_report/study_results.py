@@ -18,7 +18,7 @@ from .stats import McNemarResult, mcnemar_exact
 
 # %% auto #0
 __all__ = ['member_row', 'member_table', 'seed_summary', 'ensemble_accuracy', 'variant_table', 'member_correct',
-           'paired_comparison']
+           'paired_comparison', 'benchmark_table']
 
 # %% ../nbs/07_studies.ipynb #8c9456f6
 def _corruption_means(folder: Path) -> dict:
@@ -95,3 +95,11 @@ def paired_comparison(pairs, labels_of, split: str = 'test') -> McNemarResult:
         variant.append(member_correct(variant_folder, labels, split))
         reference.append(member_correct(reference_folder, labels, split))
     return mcnemar_exact(np.concatenate(variant), np.concatenate(reference))
+
+# %% ../nbs/07_studies.ipynb #d954d5f1
+def benchmark_table(path) -> pd.DataFrame:
+    "The first markdown table of a benchmark's output file, as strings (header row as columns)."
+    rows = [[cell.strip() for cell in line.strip().strip('|').split('|')]
+            for line in Path(path).read_text(encoding='utf-8').splitlines() if line.startswith('|')]
+    body = [r for r in rows[1:] if not set(''.join(r)) <= set('-: ')]
+    return pd.DataFrame(body, columns=rows[0])
