@@ -14,11 +14,11 @@ from .core import read_json, resolve_path
 from .evaluate import load_logits
 from .study import RECORD, STUDY_RUNS
 from .train_config import TrainConfig
-from .stats import McNemarResult, mcnemar_exact
+from .stats import mcnemar_exact
 
 # %% auto #0
-__all__ = ['member_row', 'member_table', 'seed_summary', 'ensemble_accuracy', 'variant_table', 'member_correct',
-           'paired_comparison', 'benchmark_table']
+__all__ = ['member_row', 'member_table', 'seed_summary', 'ensemble_accuracy', 'member_correct', 'seed_comparisons',
+           'variant_table', 'collapses', 'benchmark_table']
 
 # %% ../nbs/07_studies.ipynb #8c9456f6
 def _corruption_means(folder: Path) -> dict:
@@ -69,6 +69,29 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
     z = np.exp(logits - logits.max(1, keepdims=True))
     return z / z.sum(1, keepdims=True)
 
+# %% ../nbs/07_studies.ipynb #9a4f70a4
+def member_correct(folder, labels, split: str = 'test', model: str = 'default') -> np.ndarray:
+    "Per image of `split`, whether member `folder`'s checkpoint (its `logits.npz`) gets `labels` right."
+    return load_logits(Path(folder)/'logits.npz')[model][split].argmax(1) == np.asarray(labels)
+
+def _same_images(a: Path, b: Path, split: str) -> None:
+    "Refuse to pair two members whose `split` images differ (their `splits.npz`)."
+    with np.load(Path(a)/'splits.npz') as x, np.load(Path(b)/'splits.npz') as y:
+        if split in x.files and not np.array_equal(x[split], y[split]):
+            raise ValueError(f'{Path(a).name} and {Path(b).name} have different {split} images: they cannot be paired')
+
+def seed_comparisons(pairs, labels_of, split: str = 'test') -> pd.DataFrame:
+    "One row per pair (variant folder, reference folder) of one seed: McNemar's test of variant − reference on `split`."
+    rows = []
+    for variant, reference in pairs:
+        _same_images(variant, reference, split)
+        labels = labels_of(reference, split)
+        result = mcnemar_exact(member_correct(variant, labels, split), member_correct(reference, labels, split))
+        rows.append({'member': Path(variant).name, 'reference': Path(reference).name, 'diff': result.accuracy_diff,
+                     'low': result.diff_ci[0], 'high': result.diff_ci[1], 'p_value': result.p_value,
+                     'member only right': result.only_a, 'reference only right': result.only_b})
+    return pd.DataFrame(rows)
+
 # %% ../nbs/07_studies.ipynb #e092275e
 def _changed(row: pd.Series, shared: set) -> str:
     "What sets a member apart: its parameters that are not shared by the whole study (seed excluded)."
@@ -82,19 +105,12 @@ def variant_table(table: pd.DataFrame, parameters: list[str]) -> pd.DataFrame:
     out = table.assign(variant=variant).groupby('variant')[columns].mean()
     return out.assign(seeds=table.assign(variant=variant).groupby('variant').size())
 
-# %% ../nbs/07_studies.ipynb #9a4f70a4
-def member_correct(folder, labels, split: str = 'test', model: str = 'default') -> np.ndarray:
-    "Per image of `split`, whether member `folder`'s checkpoint (its `logits.npz`) gets `labels` right."
-    return load_logits(Path(folder)/'logits.npz')[model][split].argmax(1) == np.asarray(labels)
-
-def paired_comparison(pairs, labels_of, split: str = 'test') -> McNemarResult:
-    "McNemar's test of variant − reference over `pairs` of member folders (one per seed), images of all seeds pooled."
-    variant, reference = [], []
-    for variant_folder, reference_folder in pairs:
-        labels = labels_of(reference_folder, split)
-        variant.append(member_correct(variant_folder, labels, split))
-        reference.append(member_correct(reference_folder, labels, split))
-    return mcnemar_exact(np.concatenate(variant), np.concatenate(reference))
+# %% ../nbs/07_studies.ipynb #1d1ae5de
+def collapses(folder: Path, share: float = 0.5, allowed=('inverse',)) -> list[str]:
+    "'pipeline: corruption' under which one answer takes `share` of the images or more (member `folder`)."
+    scores = read_json(Path(folder)/'metrics.json')['models']['default']['robustness']['scores']
+    return [f'{pipeline}: {name}' for pipeline, rows in scores.items() for name, row in rows.items()
+            if row['top_class_share'] >= share and name not in allowed]
 
 # %% ../nbs/07_studies.ipynb #d954d5f1
 def benchmark_table(path) -> pd.DataFrame:
