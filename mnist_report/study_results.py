@@ -43,7 +43,8 @@ def member_row(folder: Path) -> dict | None:
             **{f'test_corruption_{p}': a for p, a in robustness.get('mean_accuracy', {}).items()},
             **_corruption_means(folder), 'epochs': summary['epochs_run'],
             'train_minutes': summary['train_seconds'] / 60,
-            'seconds_per_epoch': summary['train_seconds'] / summary['epochs_run'], 'host': record.get('host')}
+            'seconds_per_epoch': summary['train_seconds'] / summary['epochs_run'], 'host': record.get('host'),
+            'cpu': record.get('cpu')}
 
 def member_table(study: str, root=None) -> pd.DataFrame:
     "One row per completed member of `study` under `root` (default: runs/studies)."

@@ -25,8 +25,8 @@ from .study import (RECORD, STUDIES_DIR, STUDY_RUNS, StudyError, dry_run_lines, 
                                 member_result, optional_json, plan_study, result_line, study_folder)
 
 # %% auto #0
-__all__ = ['SCHEDULER_TIMEOUT', 'run_member', 'StudyInterrupted', 'study_command', 'run_study', 'summary_lines', 'cmd_study',
-           'add_study_command']
+__all__ = ['SCHEDULER_TIMEOUT', 'cpu_description', 'run_member', 'StudyInterrupted', 'study_command', 'run_study',
+           'summary_lines', 'cmd_study', 'add_study_command']
 
 # %% ../nbs/81a_study_run.ipynb #b8ee7506
 _FRESH = ('new', 'changed', 'forced')
@@ -54,6 +54,17 @@ def _close(record: dict, folder: Path, status: str, seconds: float, error=None) 
     return record
 
 # %% ../nbs/81a_study_run.ipynb #c569b171
+def cpu_description() -> str:
+    "The processor's model name and the flags that change the numbers (bf16, AMX), from /proc/cpuinfo where it exists."
+    try:
+        info = Path('/proc/cpuinfo').read_text(encoding='utf-8', errors='replace')
+    except OSError:
+        return platform.processor() or platform.machine()
+    model = next((line.split(':', 1)[1].strip() for line in info.splitlines() if line.startswith('model name')), '?')
+    flags = set(next((line.split(':', 1)[1].split() for line in info.splitlines() if line.startswith('flags')), []))
+    shown = [f for f in ('avx2', 'avx512f', 'avx512_bf16', 'amx_bf16') if f in flags]
+    return f"{model} ({', '.join(shown) or 'no AVX2'}; {os.cpu_count()} CPUs)"
+
 def run_member(task: dict) -> dict:
     "Run one member's chapters into its folder with the chain and record the outcome; its record."
     folder, key = Path(task['folder']), task['key']
@@ -61,7 +72,7 @@ def run_member(task: dict) -> dict:
         shutil.rmtree(folder)                           # no artifact of an older run survives
     folder.mkdir(parents=True, exist_ok=True)
     record = dict(study=task['study'], member=task['member'], **key, status='running', started=_now(),
-                  host=platform.node(), result={})
+                  host=platform.node(), cpu=cpu_description(), result={})
     write_json(folder/RECORD, record)
     start = time.perf_counter()
     try:
