@@ -22,18 +22,16 @@ import papermill as pm
 import yaml
 from tqdm import tqdm
 
-from .core import (CANONICAL_RUN, DATA_ENV, QUICK_RUN, atomic_write, display_path, project_root,
-                               read_json, resolve_path, write_json)
+from .core import (CANONICAL_RUN, DATA_ENV, QUICK_RUN, display_path, project_root, read_json,
+                               resolve_path, write_json)
 from .data import MNISTDataError, ensure_mnist, verify_raw
 from .execute import execute_chapter, mark_interrupted, watching
 from .writers import qmnist_folder, verify_qmnist
-from .metrics_json import load_metrics, results_table
 
 # %% auto #0
-__all__ = ['CHAPTERS', 'PACKAGES', 'RESULTS_START', 'RESULTS_END', 'BENCHMARK_START', 'BENCHMARK_END', 'BENCHMARKS',
-           'chapter_path', 'chapter_parameters', 'parse_value', 'check_parameters', 'package_versions', 'git_state',
-           'data_hashes', 'new_manifest', 'ChainError', 'ChainInterrupted', 'resume_command', 'resume_plan',
-           'earlier_runs', 'run_chain', 'benchmark_excerpt', 'pen_digits_line', 'readme_results', 'update_readme']
+__all__ = ['CHAPTERS', 'PACKAGES', 'chapter_path', 'chapter_parameters', 'parse_value', 'check_parameters', 'package_versions',
+           'git_state', 'data_hashes', 'new_manifest', 'ChainError', 'ChainInterrupted', 'resume_command',
+           'resume_plan', 'earlier_runs', 'run_chain']
 
 # %% ../nbs/80_chain.ipynb #a041506e
 CHAPTERS = ('01_eda', '02_transforms', '03_model', '04_training', '05_evaluation', '06_deployment', '07_studies',
@@ -257,7 +255,7 @@ def _run_folder(out, quick: bool, params: dict) -> tuple[Path, bool]:
     return out, in_place
 
 def earlier_runs(out: Path) -> list[dict]:
-    "The runs an earlier manifest in `out` records, oldest first, so a chapter rerun into a run folder keeps its history."
+    "The runs an earlier manifest in `out` records, oldest first: a chapter rerun into a run folder keeps its history."
     try:
         previous = read_json(out/'manifest.json')
     except (OSError, ValueError):
@@ -298,61 +296,3 @@ def run_chain(out=None, quick: bool = False, params: dict | None = None, chapter
     manifest.update(status='complete', finished=_now(), total_seconds=round(seconds, 1))
     write_json(out/'manifest.json', manifest)
     return manifest
-
-# %% ../nbs/80_chain.ipynb #e8dff21a
-RESULTS_START, RESULTS_END = '<!-- results:start -->', '<!-- results:end -->'
-BENCHMARK_START, BENCHMARK_END = '<!-- benchmark:start -->', '<!-- benchmark:end -->'
-BENCHMARKS = ('benchmarks/train_speed.md', 'benchmarks/train_speed_quick.md')
-
-def benchmark_excerpt(path) -> str:
-    "The header and table of a benchmark's markdown output (without its title and raw curves)."
-    text = Path(path).read_text(encoding='utf-8').split('<details>')[0]
-    return text[text.index('Benchmark run'):].strip()
-
-def _between(text: str, start: str, end: str, content: str) -> str:
-    "`text` with what stands between the markers `start` and `end` replaced by `content`."
-    head, rest = text.split(start, 1)
-    return f'{head}{start}\n{content}\n{end}{rest.split(end, 1)[1]}'
-
-def _optional_json(path: Path):
-    return read_json(path) if path.exists() else None
-
-# %% ../nbs/80_chain.ipynb #f86b3ec3
-def pen_digits_line(deploy: dict | None) -> str:
-    "One line on the deployment chapter's pen-written test digits (`deploy.json`), as packaged; '' if not measured."
-    pens = (deploy or {}).get('pen_digits')
-    if not pens:
-        return ''
-    packaged = 'normalised' if pens['normalise_strokes'] else 'as written'
-    rows = [r for r in pens['results'] if r['model'] == 'default' and r['strokes'] == packaged]
-    worst = min(rows, key=lambda r: r['accuracy'])
-    below = sum(r['accuracy'] < 0.99 for r in rows)
-    return (f"pen-written test digits ({pens['n_test']:,} per condition, deployment chapter), as packaged: mean "
-            f"{sum(r['accuracy'] for r in rows) / len(rows):.1%} over {len(rows)} pen, size and photo-effect "
-            f"conditions; {below} below 99%; worst {worst['accuracy']:.1%} ({worst['pen']} px pen, "
-            f"{worst['height']} px tall, {worst['effect']}).")
-
-def readme_results(run=CANONICAL_RUN) -> str:
-    "The README's results table for run `run`: its metrics, training summary, chain time and pen-digit line."
-    run = resolve_path(run)
-    metrics = load_metrics(run/'metrics.json')
-    table = results_table(metrics, _optional_json(run/'train_summary.json'), _optional_json(run/'manifest.json'))
-    pens = pen_digits_line(_optional_json(run/'deploy.json'))
-    return f'{table}\n\n{pens}' if pens else table
-
-def update_readme(readme, run=CANONICAL_RUN, benchmark=BENCHMARKS) -> bool:
-    "Regenerate the results table (and the benchmark excerpts) between the markers of `readme`; True if it changed."
-    readme = resolve_path(readme)
-    text = readme.read_text(encoding='utf-8')
-    if RESULTS_START not in text or RESULTS_END not in text:
-        raise ValueError(f'{readme} has no {RESULTS_START} ... {RESULTS_END} markers. '
-                         'Fix: add them where the table goes.')
-    new = _between(text, RESULTS_START, RESULTS_END, readme_results(run))
-    files = [resolve_path(b) for b in ([benchmark] if isinstance(benchmark, (str, Path)) else benchmark or ())]
-    excerpts = [f'`{display_path(f)}`:\n\n{benchmark_excerpt(f)}' for f in files if f.exists()]
-    if BENCHMARK_START in new and excerpts:
-        new = _between(new, BENCHMARK_START, BENCHMARK_END, '\n\n'.join(excerpts))
-    if new == text:
-        return False
-    atomic_write(readme, new)
-    return True

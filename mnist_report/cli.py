@@ -10,7 +10,8 @@ import json
 import sys
 from dataclasses import asdict
 
-from .chain import CHAPTERS, ChainError, ChainInterrupted, parse_value, run_chain, update_readme
+from .chain import CHAPTERS, ChainError, ChainInterrupted, parse_value, run_chain
+from .readme import update_readme
 from .core import CANONICAL_RUN, DATA_ENV, QUICK_RUN, display_path
 from .data import MNISTDataError, RAW_FILES, ensure_mnist, raw_folder
 from .packaged import DEFAULT_MODEL, ModelLoadError, predict_files

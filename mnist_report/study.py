@@ -129,8 +129,6 @@ def check_members(spec: dict, members: list, quick: bool = False) -> None:
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
-_RUNNER = ('chain',)  # the package module that executes the chapters (with what it imports)
-
 def _package_imports(source: str) -> set[str]:
     "The `mnist_report` modules `source` imports, by name (absolute or relative imports; IPython magics skipped)."
     code = '\n'.join(line for line in source.splitlines() if not line.lstrip().startswith(('%', '!')))
@@ -148,10 +146,10 @@ def _package_imports(source: str) -> set[str]:
     return names
 
 def member_modules(chapters, root=None) -> list[Path]:
-    "The package files a member's results depend on: those `chapters` and the chain import, directly or not."
+    "The package files a member's results depend on: those the cells of `chapters` import, directly or not."
     root = Path(root or project_root())
     package = root/'mnist_report'
-    todo = set(_RUNNER) | {'__init__'}
+    todo = {'__init__'}
     for name in chapters:
         cells = json.loads((root/'nbs'/f'{name}.ipynb').read_text(encoding='utf-8'))['cells']
         todo |= set().union(*(_package_imports(''.join(c['source'])) for c in cells if c['cell_type'] == 'code'))

@@ -9,7 +9,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from mnist_report.chain import CHAPTERS, update_readme
+from mnist_report.chain import CHAPTERS
+from mnist_report.readme import update_readme
 from mnist_report.cli import main
 from mnist_report.core import CANONICAL_RUN, project_root, read_json
 from mnist_report.data import RAW_FILES
