@@ -145,6 +145,17 @@ def _writer_values(model: ModelMetrics) -> dict:
     return {'writer_groups': rows, 'writer_overlap': _overlap([g.accuracy_ci95 for _, g in groups]),
             'writer_lowest': name(min(groups, key=lambda sg: sg[1].accuracy)[0])}
 
+# %% ../nbs/06b_model_card.ipynb #81331081
+def _seed_values(seeds: dict | None) -> dict:
+    "The recipe's seed spread and ensemble (`recipe_seeds`'s record), or None."
+    if not seeds:
+        return {'seeds': None}
+    def spread(s: dict) -> str:
+        return f"{pct(s['mean'])} ± {pct(s['sd'])} (range {pct(s['min'])} to {pct(s['max'])})"
+    return {'seeds': {'n': len(seeds['seeds']), 'study': seeds['study'], 'test': spread(seeds['test_acc']),
+                      'val': spread(seeds['val_acc']), 'ensemble': pct(seeds['ensemble_test_acc']),
+                      'ensemble_errors': f"{seeds['ensemble_test_errors']:,}"}}
+
 # %% ../nbs/06b_model_card.ipynb #d4a7f6b8
 SIGNIFICANCE = 0.05    # the card calls a paired difference significant when McNemar's p-value is below this
 
@@ -205,15 +216,16 @@ def _rejection_values(model: ModelMetrics) -> dict:
                           'refuses_most': r.non_digit_rejected > 0.5}}
 
 def card_values(metrics: Metrics, train_summary: dict, data: dict, repo_id: str, pens: dict | None = None,
-                flops: int | None = None) -> dict:
-    "Every value the card template uses, from the run's records (`pens`: `deploy.json`'s, `flops`: per image)."
+                flops: int | None = None, seeds: dict | None = None) -> dict:
+    """Every value the card template uses, from the run's records (`pens`: `deploy.json`'s, `flops`: per image,
+    `seeds`: `study_results.recipe_seeds`'s)."""
     if not isinstance(metrics, Metrics):
         raise TypeError(f'metrics must be the typed record of metrics_json.load_metrics, not {type(metrics).__name__}')
     model = metrics.primary_model
     return {'repo_id': repo_id, 'quick': metrics.run.quick, **_network_values(model, train_summary, data, flops),
             **_training_values(train_summary, data), **_test_values(model), **_writer_values(model),
             **_robustness_values(model), **_rejection_values(model), **_comparison_values(metrics),
-            **_pen_values(pens, metrics.primary)}
+            **_pen_values(pens, metrics.primary), **_seed_values(seeds)}
 
 # %% ../nbs/06b_model_card.ipynb #76fee868
 TEMPLATE = 'templates/model_card.md'   # in the mnist_report package
@@ -224,8 +236,8 @@ def card_template() -> str:
     return resources.files('mnist_report').joinpath(TEMPLATE).read_text(encoding='utf-8')
 
 def model_card(metrics: Metrics, train_summary: dict, data: dict, repo_id: str, pens: dict | None = None,
-               flops: int | None = None) -> ModelCard:
+               flops: int | None = None, seeds: dict | None = None) -> ModelCard:
     "The model card of the primary model of `metrics` (from `load_metrics`); every number comes from the run's records."
-    values = card_values(metrics, train_summary, data, repo_id, pens, flops)
+    values = card_values(metrics, train_summary, data, repo_id, pens, flops, seeds)
     # Jinja drops a template's final newline; the card keeps it
     return ModelCard.from_template(card_metadata(metrics.primary_model), template_str=card_template() + '\n', **values)

@@ -207,8 +207,9 @@ def _tree_permissions(folder: Path):
     for f in folder.iterdir():
         f.chmod(0o666 & ~mask)
 
-def export_hub(run, repo_id: str = DEFAULT_REPO_ID) -> Path:
-    "Write `run/hub/` (weights, configs, model card) from the run's records, replacing the old one atomically."
+def export_hub(run, repo_id: str = DEFAULT_REPO_ID, seeds: dict | None = None) -> Path:
+    """Write `run/hub/` (weights, configs, model card) from the run's records, replacing the old one atomically;
+    `seeds`: the spread of the run's recipe over seeds (`study_results.recipe_seeds`), for the card."""
     run = Path(run)
     for name in ('metrics.json', 'train_summary.json', 'data.json'):
         if not (run/name).is_file():
@@ -220,7 +221,7 @@ def export_hub(run, repo_id: str = DEFAULT_REPO_ID) -> Path:
     metrics = load_metrics(run/'metrics.json')
     pens = read_json(run/'deploy.json').get('pen_digits') if (run/'deploy.json').is_file() else None
     card = model_card(metrics, read_json(run/'train_summary.json'), read_json(run/'data.json'), repo_id, pens,
-                      flops=count_flops(network))
+                      flops=count_flops(network), seeds=seeds)
     rejection = metrics.primary_model.rejection
     stroke = load_stroke_profile(run) if pens is None or pens['normalise_strokes'] else None   # the chapter's decision
     prep = preprocessor_config(meta['normalization'], metrics.primary_model.calibration.temperature, stroke,

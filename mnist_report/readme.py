@@ -9,10 +9,11 @@ from pathlib import Path
 
 from .core import CANONICAL_RUN, atomic_write, display_path, read_json, resolve_path
 from .metrics_json import load_metrics, results_table
+from .study_results import SEEDS_FILE
 
 # %% auto #0
 __all__ = ['RESULTS_START', 'RESULTS_END', 'BENCHMARK_START', 'BENCHMARK_END', 'BENCHMARKS', 'benchmark_excerpt',
-           'pen_digits_line', 'readme_results', 'update_readme']
+           'pen_digits_line', 'seeds_line', 'readme_results', 'update_readme']
 
 # %% ../nbs/80b_readme.ipynb #e8dff21a
 RESULTS_START, RESULTS_END = '<!-- results:start -->', '<!-- results:end -->'
@@ -47,13 +48,23 @@ def pen_digits_line(deploy: dict | None) -> str:
             f"conditions; {below} below 99%; worst {worst['accuracy']:.1%} ({worst['pen']} px pen, "
             f"{worst['height']} px tall, {worst['effect']}).")
 
+def seeds_line(seeds: dict | None) -> str:
+    "One line on the spread of the run's recipe over seeds (the studies chapter's `seeds.json`); '' if none."
+    if not seeds:
+        return ''
+    test, val, n = seeds['test_acc'], seeds['val_acc'], len(seeds['seeds'])
+    return (f"the same recipe over {n} seeds (seeds study, studies chapter): test accuracy {test['mean']:.2%} ± "
+            f"{test['sd']:.2%} (mean ± sd; range {test['min']:.2%} to {test['max']:.2%}), validation {val['mean']:.2%} ± "
+            f"{val['sd']:.2%}; the ensemble of the {n} scores {seeds['ensemble_test_acc']:.2%} on test "
+            f"({seeds['ensemble_test_errors']} errors).")
+
 def readme_results(run=CANONICAL_RUN) -> str:
-    "The README's results table for run `run`: its metrics, training summary, chain time and pen-digit line."
+    "The README's results table for run `run`: its metrics, training summary, chain time, seed and pen-digit lines."
     run = resolve_path(run)
     metrics = load_metrics(run/'metrics.json')
     table = results_table(metrics, _optional_json(run/'train_summary.json'), _optional_json(run/'manifest.json'))
-    pens = pen_digits_line(_optional_json(run/'deploy.json'))
-    return f'{table}\n\n{pens}' if pens else table
+    lines = [seeds_line(_optional_json(run/SEEDS_FILE)), pen_digits_line(_optional_json(run/'deploy.json'))]
+    return '\n\n'.join([table] + [line for line in lines if line])
 
 def update_readme(readme, run=CANONICAL_RUN, benchmark=BENCHMARKS) -> bool:
     "Regenerate the results table (and the benchmark excerpts) between the markers of `readme`; True if it changed."

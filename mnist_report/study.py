@@ -17,16 +17,16 @@ from pathlib import Path
 import yaml
 
 from .chain import CHAPTERS, check_parameters, data_hashes
-from .core import display_path, is_quick, project_root, read_json, resolve_path
+from .core import display_path, is_quick, project_root, read_json, resolve_path, write_json
 from .data import MNISTDataError
 from .metrics_json import load_metrics
 from .train_config import TrainConfig, make_config
 
 # %% auto #0
 __all__ = ['STUDIES_DIR', 'STUDY_RUNS', 'STUDY_CHAPTERS', 'RECORD', 'MEMBER_MINUTES', 'StudyError', 'find_spec', 'load_spec',
-           'expand_grid', 'study_members', 'check_members', 'member_modules', 'code_hash', 'data_digest', 'member_key',
-           'optional_json', 'member_state', 'study_folder', 'plan_study', 'member_estimate', 'member_result',
-           'result_line', 'dry_run_lines']
+           'expand_grid', 'study_members', 'check_members', 'member_modules', 'code_hash', 'code_sources',
+           'data_digest', 'member_key', 'optional_json', 'member_state', 'study_folder', 'plan_study',
+           'member_estimate', 'member_result', 'result_line', 'dry_run_lines', 'rekey_member']
 
 # %% ../nbs/81_study.ipynb #cc52badd
 STUDIES_DIR = 'studies'                                   # the specs, one YAML file per study
@@ -129,30 +129,43 @@ def check_members(spec: dict, members: list, quick: bool = False) -> None:
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
-def _package_imports(source: str) -> set[str]:
-    "The `mnist_report` modules `source` imports, by name (absolute or relative imports; IPython magics skipped)."
+def _eager_nodes(tree: ast.Module) -> list:
+    "The nodes of `tree` outside a module-level `def __getattr__` (PEP 562: that runs only when asked for a name)."
+    lazy = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == '__getattr__']
+    skip = {id(node) for function in lazy for node in ast.walk(function)}
+    return [node for node in ast.walk(tree) if id(node) not in skip]
+
+def _package_imports(source: str, lazy: bool = True) -> set[str]:
+    """The `mnist_report` modules `source` imports, by name (absolute or relative imports; IPython magics skipped);
+    `*` for the package's own names (`import mnist_report`). `lazy=False` leaves out a module `__getattr__`'s imports."""
     code = '\n'.join(line for line in source.splitlines() if not line.lstrip().startswith(('%', '!')))
     try:
         tree = ast.parse(code)
     except SyntaxError:
         return set()
     names = set()
-    for node in ast.walk(tree):
+    for node in ast.walk(tree) if lazy else _eager_nodes(tree):
         if isinstance(node, ast.Import):
-            names |= {a.name.split('.')[1] for a in node.names if a.name.startswith('mnist_report.')}
+            names |= {(a.name.split('.') + ['*'])[1] for a in node.names if a.name.split('.')[0] == 'mnist_report'}
         elif isinstance(node, ast.ImportFrom) and (node.level or (node.module or '').split('.')[0] == 'mnist_report'):
             module = (node.module or '').removeprefix('mnist_report').lstrip('.')
             names |= {module.split('.')[0]} if module else {a.name for a in node.names}
     return names
 
+def _chapter_cells(root: Path, name: str) -> list:
+    return json.loads((root/'nbs'/f'{name}.ipynb').read_text(encoding='utf-8'))['cells']
+
 def member_modules(chapters, root=None) -> list[Path]:
-    "The package files a member's results depend on: those the cells of `chapters` import, directly or not."
+    """The package files a member's results depend on: those the cells of `chapters` import, directly or not. The
+    package's lazy names (`mnist_report.predict`, from `__init__`'s `__getattr__`) count only if a chapter imports them."""
     root = Path(root or project_root())
     package = root/'mnist_report'
     todo = {'__init__'}
     for name in chapters:
-        cells = json.loads((root/'nbs'/f'{name}.ipynb').read_text(encoding='utf-8'))['cells']
-        todo |= set().union(*(_package_imports(''.join(c['source'])) for c in cells if c['cell_type'] == 'code'))
+        todo |= set().union(*(_package_imports(''.join(c['source'])) for c in _chapter_cells(root, name)
+                              if c['cell_type'] == 'code'))
+    if any(not (package/f'{name}.py').is_file() for name in todo - {'__init__'}):      # a name of the package itself
+        todo |= _package_imports((package/'__init__.py').read_text(encoding='utf-8'))
     seen = set()
     while todo:
         name = todo.pop()
@@ -160,8 +173,11 @@ def member_modules(chapters, root=None) -> list[Path]:
         if name in seen or not path.is_file():
             continue
         seen.add(name)
-        todo |= _package_imports(path.read_text(encoding='utf-8'))
+        todo |= _package_imports(path.read_text(encoding='utf-8'), lazy=False)
     return sorted(package/f'{name}.py' for name in seen)
+
+def _cell_sources(root: Path, name: str) -> bytes:
+    return json.dumps([name, [(c['cell_type'], ''.join(c['source'])) for c in _chapter_cells(root, name)]]).encode()
 
 def code_hash(chapters, root=None) -> str:
     "SHA-256 of the code members run: the cell sources of `chapters` and the package files they use (`member_modules`)."
@@ -170,9 +186,14 @@ def code_hash(chapters, root=None) -> str:
     for path in member_modules(chapters, root):
         digest.update(path.relative_to(root).as_posix().encode() + b'\0' + path.read_bytes() + b'\0')
     for name in chapters:
-        cells = json.loads((root/'nbs'/f'{name}.ipynb').read_text(encoding='utf-8'))['cells']
-        digest.update(json.dumps([name, [(c['cell_type'], ''.join(c['source'])) for c in cells]]).encode())
+        digest.update(_cell_sources(root, name))
     return digest.hexdigest()
+
+def code_sources(chapters, root=None) -> dict[str, str]:
+    "SHA-256 of each part `code_hash` covers: every package file (`member_modules`) and each chapter's cell sources."
+    root = Path(root or project_root())
+    files = {p.relative_to(root).as_posix(): _sha256(p.read_bytes()) for p in member_modules(chapters, root)}
+    return {**files, **{f'nbs/{name}.ipynb': _sha256(_cell_sources(root, name)) for name in chapters}}
 
 def data_digest(data_dir=None) -> str:
     "SHA-256 of the data files' SHA-256 (`chain.data_hashes`); `MNISTDataError` if they cannot be read."
@@ -216,12 +237,13 @@ def plan_study(spec: dict, quick: bool = False, out=None, force: bool = False) -
     "One task per member of `spec` (checked): folder, shown parameters, key, state and why, last duration."
     quick, members = is_quick(quick), study_members(spec)
     check_members(spec, members, quick)
-    code, digests, tasks = code_hash(spec['chapters']), {}, []
+    code, sources, digests, tasks = code_hash(spec['chapters']), code_sources(spec['chapters']), {}, []
     for member in members:
         data_dir = member['parameters'].get('data_dir')
         if data_dir not in digests:
             digests[data_dir] = data_digest(data_dir)
-        key = member_key(member['parameters'], quick, spec['chapters'], code, digests[data_dir])
+        # `sources` (recorded, not part of the key) lets `rekey_study` check a member after the key's definition changes
+        key = {**member_key(member['parameters'], quick, spec['chapters'], code, digests[data_dir]), 'sources': sources}
         folder = study_folder(spec, quick, out)/member['name']
         state, why = ('forced', '--force') if force else member_state(folder, key)
         record = optional_json(folder/RECORD) or {}
@@ -285,3 +307,26 @@ def dry_run_lines(spec: dict, tasks: list, quick: bool = False, out=None) -> lis
     lines.append(f'{len(tasks)} members: {len(tasks) - todo} cached, {todo} to run; estimated time '
                  f'{minutes:.{1 if minutes < 10 else 0}f} min ({source})')
     return lines
+
+# %% ../nbs/81_study.ipynb #8fdd645a
+def rekey_member(task: dict) -> str:
+    "Re-key the member of `task` (from `plan_study`) if the files its key now covers are unchanged; why or why not."
+    folder, key = Path(task['folder']), task['key']
+    record = optional_json(folder/RECORD)
+    if task['state'] == 'cached':
+        return 'cached: nothing to do'
+    if not record or record.get('status') != 'complete' or task['state'] != 'changed':
+        return f"not complete ({task['state']}): the next run runs it"
+    other = [p for p in _PARTS if p != 'code' and record.get(p) != key[p]]
+    if other:
+        return f"{', '.join(other)} changed: the next run reruns it"
+    ran = record.get('sources')
+    if not ran:
+        return 'its record has no sources (run before they were recorded): cannot be checked; the next run reruns it'
+    changed = [path for path, digest in key['sources'].items() if ran.get(path) != digest]
+    if changed:
+        return f"{', '.join(changed)} changed since it ran: the next run reruns it"
+    record.update(code=key['code'], key=key['key'], sources=key['sources'],
+                  rekeyed=f"code hash {record['code'][:12]}... -> {key['code'][:12]}...: the files it uses are unchanged")
+    write_json(folder/RECORD, record)
+    return 're-keyed: the files it uses are unchanged'

@@ -5,6 +5,8 @@
 # %% ../nbs/07_studies.ipynb #4387a09d
 from __future__ import annotations
 
+import itertools
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -12,13 +14,14 @@ import pandas as pd
 
 from .core import read_json, resolve_path
 from .evaluate import load_logits
+from .splits import load_split
 from .study import RECORD, STUDY_RUNS
 from .train_config import TrainConfig
 from .stats import mcnemar_exact
 
 # %% auto #0
-__all__ = ['member_row', 'member_table', 'seed_summary', 'ensemble_accuracy', 'member_correct', 'seed_comparisons',
-           'variant_table', 'collapses', 'benchmark_table']
+__all__ = ['SEEDS_FILE', 'member_row', 'member_table', 'seed_summary', 'ensemble_accuracy', 'split_labels', 'same_recipe',
+           'recipe_seeds', 'member_correct', 'seed_comparisons', 'variant_table', 'benchmark_table', 'collapses']
 
 # %% ../nbs/07_studies.ipynb #8c9456f6
 def _corruption_means(folder: Path) -> dict:
@@ -70,6 +73,38 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
     z = np.exp(logits - logits.max(1, keepdims=True))
     return z / z.sum(1, keepdims=True)
 
+# %% ../nbs/07_studies.ipynb #48f5eeea
+SEEDS_FILE = 'seeds.json'     # in a run folder: the seed spread of the run's recipe (this chapter writes it)
+
+def split_labels(folder, split: str, data_dir=None) -> np.ndarray:
+    "The labels of `split` in member `folder` (its split file; validation is the member's own writer-disjoint split)."
+    return load_split(folder, split, data_dir)[1].numpy()
+
+def same_recipe(config: dict, other: dict) -> bool:
+    "Whether two training configurations (`train_summary.json`'s) differ at most in the seed; missing fields: defaults."
+    full = [{k: v for k, v in {**asdict(TrainConfig()), **c}.items() if k != 'seed'} for c in (config, other)]
+    return full[0] == full[1]
+
+def _spread(values) -> dict:
+    return {'mean': float(np.mean(values)), 'sd': float(np.std(values, ddof=1)), 'min': float(np.min(values)),
+            'max': float(np.max(values))}
+
+def recipe_seeds(summary: dict, study: str = 'seeds', root=None, data_dir=None) -> dict | None:
+    "Seeds, spread and ensemble of the recipe of `summary` (a `train_summary.json`) in `study`; None under 2 seeds."
+    table, folder = member_table(study, root), resolve_path(root or STUDY_RUNS[False])/study
+    members = [] if table.empty else [folder/m for m in table.sort_values('seed').member
+                                      if _same_run_kind(summary, read_json(folder/m/'train_summary.json'))]
+    if len(members) < 2:
+        return None
+    rows = table.set_index('member').loc[[m.name for m in members]]
+    accuracy, correct = ensemble_accuracy(members, split_labels(members[0], 'test', data_dir))
+    return {'study': study, 'members': [m.name for m in members], 'seeds': [int(s) for s in rows.seed],
+            'val_acc': _spread(rows.val_acc), 'test_acc': _spread(rows.test_acc), 'ensemble_test_acc': accuracy,
+            'ensemble_test_errors': int((~correct).sum())}
+
+def _same_run_kind(summary: dict, other: dict) -> bool:
+    return bool(summary.get('quick')) == bool(other.get('quick')) and same_recipe(summary['config'], other['config'])
+
 # %% ../nbs/07_studies.ipynb #9a4f70a4
 def member_correct(folder, labels, split: str = 'test', model: str = 'default') -> np.ndarray:
     "Per image of `split`, whether member `folder`'s checkpoint (its `logits.npz`) gets `labels` right."
@@ -106,17 +141,19 @@ def variant_table(table: pd.DataFrame, parameters: list[str]) -> pd.DataFrame:
     out = table.assign(variant=variant).groupby('variant')[columns].mean()
     return out.assign(seeds=table.assign(variant=variant).groupby('variant').size())
 
+# %% ../nbs/07_studies.ipynb #d954d5f1
+def benchmark_table(path) -> pd.DataFrame:
+    "The first markdown table of a benchmark's output file, as strings (header row as columns)."
+    lines = Path(path).read_text(encoding='utf-8').splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith('|'))
+    table = itertools.takewhile(lambda line: line.startswith('|'), lines[start:])
+    rows = [[cell.strip() for cell in line.strip().strip('|').split('|')] for line in table]
+    body = [r for r in rows[1:] if not set(''.join(r)) <= set('-: ')]
+    return pd.DataFrame(body, columns=rows[0])
+
 # %% ../nbs/07_studies.ipynb #1d1ae5de
 def collapses(folder: Path, share: float = 0.5, allowed=('inverse',)) -> list[str]:
     "'pipeline: corruption' under which one answer takes `share` of the images or more (member `folder`)."
     scores = read_json(Path(folder)/'metrics.json')['models']['default']['robustness']['scores']
     return [f'{pipeline}: {name}' for pipeline, rows in scores.items() for name, row in rows.items()
             if row['top_class_share'] >= share and name not in allowed]
-
-# %% ../nbs/07_studies.ipynb #d954d5f1
-def benchmark_table(path) -> pd.DataFrame:
-    "The first markdown table of a benchmark's output file, as strings (header row as columns)."
-    rows = [[cell.strip() for cell in line.strip().strip('|').split('|')]
-            for line in Path(path).read_text(encoding='utf-8').splitlines() if line.startswith('|')]
-    body = [r for r in rows[1:] if not set(''.join(r)) <= set('-: ')]
-    return pd.DataFrame(body, columns=rows[0])

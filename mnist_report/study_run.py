@@ -22,7 +22,7 @@ from tqdm import tqdm
 from .chain import ChainError, run_chain
 from .core import display_path, is_quick, project_root, write_json
 from .study import (RECORD, STUDIES_DIR, STUDY_RUNS, StudyError, dry_run_lines, load_spec, member_estimate,
-                                member_result, optional_json, plan_study, result_line, study_folder)
+                                member_result, optional_json, plan_study, rekey_member, result_line, study_folder)
 
 # %% auto #0
 __all__ = ['SCHEDULER_TIMEOUT', 'cpu_description', 'run_member', 'StudyInterrupted', 'study_command', 'run_study',
@@ -222,6 +222,10 @@ def cmd_study(args) -> int:
         print('\n'.join(dry_run_lines(spec, plan_study(spec, args.quick, args.out, args.force), is_quick(args.quick),
                                       args.out)))
         return 0
+    if args.rekey:
+        for task in plan_study(spec, args.quick, args.out):
+            print(f"{task['member']}: {rekey_member(task)}")
+        return 0
     try:
         result = run_study(spec, args.quick, args.out, args.force, args.scheduler)
     except StudyInterrupted as e:
@@ -246,4 +250,6 @@ def add_study_command(commands) -> None:
     study.add_argument('--dry-run', action='store_true', help='list the members, which are cached, the time left')
     study.add_argument('--scheduler', metavar='ADDRESS', help='run the members on this Dask distributed scheduler '
                        '(e.g. tcp://host:8786; the workers must see this folder); default: here, one at a time')
+    study.add_argument('--rekey', action='store_true', help='after a change of what the cache key covers: keep the '
+                       'complete members whose files are all unchanged (their recorded sources say so); runs nothing')
     study.set_defaults(func=cmd_study)
