@@ -23,10 +23,11 @@ from .metrics_json import load_metrics
 from .train_config import TrainConfig, make_config
 
 # %% auto #0
-__all__ = ['STUDIES_DIR', 'STUDY_RUNS', 'STUDY_CHAPTERS', 'RECORD', 'MEMBER_MINUTES', 'StudyError', 'find_spec', 'load_spec',
-           'expand_grid', 'study_members', 'check_members', 'member_modules', 'code_hash', 'code_sources',
-           'data_digest', 'member_key', 'optional_json', 'member_state', 'study_folder', 'plan_study',
-           'member_estimate', 'member_result', 'result_line', 'dry_run_lines', 'rekey_member']
+__all__ = ['STUDIES_DIR', 'STUDY_RUNS', 'STUDY_CHAPTERS', 'RECORD', 'RECIPE_FILE', 'WITHOUT_DEFAULTS', 'MEMBER_MINUTES',
+           'StudyError', 'find_spec', 'load_spec', 'expand_grid', 'study_members', 'check_members', 'member_modules',
+           'code_hash', 'code_sources', 'data_digest', 'member_key', 'without_defaults', 'optional_json',
+           'member_state', 'study_folder', 'plan_study', 'member_estimate', 'member_result', 'result_line',
+           'dry_run_lines']
 
 # %% ../nbs/81_study.ipynb #cc52badd
 STUDIES_DIR = 'studies'                                   # the specs, one YAML file per study
@@ -190,9 +191,12 @@ def code_hash(chapters, root=None) -> str:
     return digest.hexdigest()
 
 def code_sources(chapters, root=None) -> dict[str, str]:
-    "SHA-256 of each part `code_hash` covers: every package file (`member_modules`) and each chapter's cell sources."
+    """SHA-256 of each part `code_hash` covers: every package file (`member_modules`) and each chapter's cell sources;
+    and of the recipe file without its default values (`without_defaults`)."""
     root = Path(root or project_root())
     files = {p.relative_to(root).as_posix(): _sha256(p.read_bytes()) for p in member_modules(chapters, root)}
+    if RECIPE_FILE in files:                        # RECIPE_FILE, without_defaults: below
+        files[RECIPE_FILE + WITHOUT_DEFAULTS] = without_defaults((root/RECIPE_FILE).read_text(encoding='utf-8'))
     return {**files, **{f'nbs/{name}.ipynb': _sha256(_cell_sources(root, name)) for name in chapters}}
 
 def data_digest(data_dir=None) -> str:
@@ -206,6 +210,24 @@ def member_key(parameters: dict, quick: bool, chapters, code: str, data: str) ->
     "What a member's results depend on, and `key`: the SHA-256 of all of it."
     parts = dict(parameters=parameters, quick=bool(quick), chapters=list(chapters), code=code, data=data)
     return {**parts, 'key': _sha256(json.dumps(parts, sort_keys=True).encode())}
+
+# %% ../nbs/81_study.ipynb #98d42ce9
+RECIPE_FILE = 'mnist_report/train_config.py'      # where the recipe's defaults are written (TrainConfig, RECIPES)
+WITHOUT_DEFAULTS = ' without defaults'             # the suffix of its digest without them, in a record's sources
+
+def without_defaults(source: str) -> str:
+    "SHA-256 of `source`'s syntax tree with `TrainConfig`'s field defaults and the value of `RECIPES` blanked out."
+    tree = ast.parse(source)
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and node.name == 'TrainConfig':
+            for field_node in node.body:
+                if isinstance(field_node, ast.AnnAssign):
+                    field_node.value = None
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if 'RECIPES' in {getattr(t, 'id', None) for t in targets}:
+                node.value = ast.Constant(None)
+    return _sha256(ast.dump(tree).encode())
 
 # %% ../nbs/81_study.ipynb #1015aa81
 _PARTS = ('parameters', 'quick', 'chapters', 'code', 'data')
@@ -307,26 +329,3 @@ def dry_run_lines(spec: dict, tasks: list, quick: bool = False, out=None) -> lis
     lines.append(f'{len(tasks)} members: {len(tasks) - todo} cached, {todo} to run; estimated time '
                  f'{minutes:.{1 if minutes < 10 else 0}f} min ({source})')
     return lines
-
-# %% ../nbs/81_study.ipynb #8fdd645a
-def rekey_member(task: dict) -> str:
-    "Re-key the member of `task` (from `plan_study`) if the files its key now covers are unchanged; why or why not."
-    folder, key = Path(task['folder']), task['key']
-    record = optional_json(folder/RECORD)
-    if task['state'] == 'cached':
-        return 'cached: nothing to do'
-    if not record or record.get('status') != 'complete' or task['state'] != 'changed':
-        return f"not complete ({task['state']}): the next run runs it"
-    other = [p for p in _PARTS if p != 'code' and record.get(p) != key[p]]
-    if other:
-        return f"{', '.join(other)} changed: the next run reruns it"
-    ran = record.get('sources')
-    if not ran:
-        return 'its record has no sources (run before they were recorded): cannot be checked; the next run reruns it'
-    changed = [path for path, digest in key['sources'].items() if ran.get(path) != digest]
-    if changed:
-        return f"{', '.join(changed)} changed since it ran: the next run reruns it"
-    record.update(code=key['code'], key=key['key'], sources=key['sources'],
-                  rekeyed=f"code hash {record['code'][:12]}... -> {key['code'][:12]}...: the files it uses are unchanged")
-    write_json(folder/RECORD, record)
-    return 're-keyed: the files it uses are unchanged'

@@ -22,7 +22,8 @@ from tqdm import tqdm
 from .chain import ChainError, run_chain
 from .core import display_path, is_quick, project_root, write_json
 from .study import (RECORD, STUDIES_DIR, STUDY_RUNS, StudyError, dry_run_lines, load_spec, member_estimate,
-                                member_result, optional_json, plan_study, rekey_member, result_line, study_folder)
+                                member_result, optional_json, plan_study, result_line, study_folder)
+from .study_rekey import rekey_member
 
 # %% auto #0
 __all__ = ['SCHEDULER_TIMEOUT', 'cpu_description', 'run_member', 'StudyInterrupted', 'study_command', 'run_study',
