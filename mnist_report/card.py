@@ -146,13 +146,13 @@ def _writer_values(model: ModelMetrics) -> dict:
             'writer_lowest': name(min(groups, key=lambda sg: sg[1].accuracy)[0])}
 
 # %% ../nbs/06b_model_card.ipynb #81331081
-def _seed_values(seeds: dict | None) -> dict:
-    "The recipe's seed spread and ensemble (`recipe_seeds`'s record), or None."
+def _seed_values(seeds: dict | None, seed: int) -> dict:
+    "The recipe's seed spread and ensemble (`recipe_seeds`'s record), or None; `seed`: this network's."
     if not seeds:
         return {'seeds': None}
     def spread(s: dict) -> str:
-        return f"{pct(s['mean'])} ± {pct(s['sd'])} (range {pct(s['min'])} to {pct(s['max'])})"
-    return {'seeds': {'n': len(seeds['seeds']), 'study': seeds['study'], 'test': spread(seeds['test_acc']),
+        return f"{pct(s['mean'])} ± {100 * s['sd']:.2f} points (range {pct(s['min'])} to {pct(s['max'])})"
+    return {'seeds': {'n': len(seeds['seeds']), 'seed': seed, 'study': seeds['study'], 'test': spread(seeds['test_acc']),
                       'val': spread(seeds['val_acc']), 'ensemble': pct(seeds['ensemble_test_acc']),
                       'ensemble_errors': f"{seeds['ensemble_test_errors']:,}"}}
 
@@ -225,7 +225,7 @@ def card_values(metrics: Metrics, train_summary: dict, data: dict, repo_id: str,
     return {'repo_id': repo_id, 'quick': metrics.run.quick, **_network_values(model, train_summary, data, flops),
             **_training_values(train_summary, data), **_test_values(model), **_writer_values(model),
             **_robustness_values(model), **_rejection_values(model), **_comparison_values(metrics),
-            **_pen_values(pens, metrics.primary), **_seed_values(seeds)}
+            **_pen_values(pens, metrics.primary), **_seed_values(seeds, train_summary['config']['seed'])}
 
 # %% ../nbs/06b_model_card.ipynb #76fee868
 TEMPLATE = 'templates/model_card.md'   # in the mnist_report package

@@ -20,8 +20,9 @@ from .train_config import TrainConfig
 from .stats import mcnemar_exact
 
 # %% auto #0
-__all__ = ['SEEDS_FILE', 'member_row', 'member_table', 'seed_summary', 'ensemble_accuracy', 'split_labels', 'same_recipe',
-           'recipe_seeds', 'member_correct', 'seed_comparisons', 'variant_table', 'benchmark_table', 'collapses']
+__all__ = ['SEEDS_FILE', 'FIELDS_BEFORE', 'member_row', 'member_table', 'seed_summary', 'ensemble_accuracy', 'split_labels',
+           'same_recipe', 'recipe_seeds', 'member_correct', 'seed_comparisons', 'variant_table', 'benchmark_table',
+           'collapses']
 
 # %% ../nbs/07_studies.ipynb #8c9456f6
 def _corruption_means(folder: Path) -> dict:
@@ -80,9 +81,11 @@ def split_labels(folder, split: str, data_dir=None) -> np.ndarray:
     "The labels of `split` in member `folder` (its split file; validation is the member's own writer-disjoint split)."
     return load_split(folder, split, data_dir)[1].numpy()
 
+FIELDS_BEFORE = {'stroke_width': False, 'threads': 0}   # what records from before these fields existed trained with
+
 def same_recipe(config: dict, other: dict) -> bool:
-    "Whether two training configurations (`train_summary.json`'s) differ at most in the seed; missing fields: defaults."
-    full = [{k: v for k, v in {**asdict(TrainConfig()), **c}.items() if k != 'seed'} for c in (config, other)]
+    "Whether two training configurations (`train_summary.json`'s) differ at most in the seed (see `FIELDS_BEFORE`)."
+    full = [{k: v for k, v in {**FIELDS_BEFORE, **c}.items() if k != 'seed'} for c in (config, other)]
     return full[0] == full[1]
 
 def _spread(values) -> dict:
@@ -103,7 +106,9 @@ def recipe_seeds(summary: dict, study: str = 'seeds', root=None, data_dir=None) 
             'ensemble_test_errors': int((~correct).sum())}
 
 def _same_run_kind(summary: dict, other: dict) -> bool:
-    return bool(summary.get('quick')) == bool(other.get('quick')) and same_recipe(summary['config'], other['config'])
+    "Same quick mode, same precision actually used ('auto' may fall back to fp32) and the same recipe."
+    return (bool(summary.get('quick')) == bool(other.get('quick')) and summary.get('precision') == other.get('precision')
+            and same_recipe(summary['config'], other['config']))
 
 # %% ../nbs/07_studies.ipynb #9a4f70a4
 def member_correct(folder, labels, split: str = 'test', model: str = 'default') -> np.ndarray:

@@ -26,7 +26,7 @@ from .study import (RECORD, STUDIES_DIR, STUDY_RUNS, StudyError, dry_run_lines, 
 from .study_rekey import rekey_member
 
 # %% auto #0
-__all__ = ['SCHEDULER_TIMEOUT', 'cpu_description', 'run_member', 'StudyInterrupted', 'study_command', 'run_study',
+__all__ = ['SCHEDULER_TIMEOUT', 'load_average', 'cpu_description', 'run_member', 'StudyInterrupted', 'study_command', 'run_study',
            'summary_lines', 'cmd_study', 'add_study_command']
 
 # %% ../nbs/81a_study_run.ipynb #b8ee7506
@@ -48,9 +48,16 @@ def _in_project(root):
     finally:
         os.chdir(previous)
 
+def load_average() -> float | None:
+    "The machine's 1-minute load average (about 2 while a member trains on 2 cores alone), None where unknown."
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):
+        return None
+
 def _close(record: dict, folder: Path, status: str, seconds: float, error=None) -> dict:
     "The member's record with its outcome, written to its folder."
-    record.update(status=status, finished=_now(), seconds=round(seconds, 1), error=error)
+    record.update(status=status, finished=_now(), seconds=round(seconds, 1), error=error, load_at_end=load_average())
     write_json(folder/RECORD, record)
     return record
 
@@ -73,7 +80,7 @@ def run_member(task: dict) -> dict:
         shutil.rmtree(folder)                           # no artifact of an older run survives
     folder.mkdir(parents=True, exist_ok=True)
     record = dict(study=task['study'], member=task['member'], **key, status='running', started=_now(),
-                  host=platform.node(), cpu=cpu_description(), result={})
+                  host=platform.node(), cpu=cpu_description(), load_before=load_average(), result={})
     write_json(folder/RECORD, record)
     start = time.perf_counter()
     try:
