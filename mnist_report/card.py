@@ -152,7 +152,8 @@ def _seed_values(seeds: dict | None, seed: int) -> dict:
         return {'seeds': None}
     def spread(s: dict) -> str:
         return f"{pct(s['mean'])} ± {100 * s['sd']:.2f} points (range {pct(s['min'])} to {pct(s['max'])})"
-    return {'seeds': {'n': len(seeds['seeds']), 'seed': seed, 'study': seeds['study'], 'test': spread(seeds['test_acc']),
+    return {'seeds': {'n': len(seeds['seeds']), 'seed': seed, 'study': seeds['study'],
+                      'test': spread(seeds['test_acc']),
                       'val': spread(seeds['val_acc']), 'ensemble': pct(seeds['ensemble_test_acc']),
                       'ensemble_errors': f"{seeds['ensemble_test_errors']:,}"}}
 

@@ -54,8 +54,9 @@ def seeds_line(seeds: dict | None) -> str:
         return ''
     test, val, n = seeds['test_acc'], seeds['val_acc'], len(seeds['seeds'])
     return (f"the same recipe over {n} seeds (seeds study, studies chapter): test accuracy {test['mean']:.2%} ± "
-            f"{100 * test['sd']:.2f} points (mean ± sd over the seeds on the same test images; range {test['min']:.2%} "
-            f"to {test['max']:.2%}), validation (each seed's own split) {val['mean']:.2%} ± {100 * val['sd']:.2f} points; "
+            f"{100 * test['sd']:.2f} points (mean ± sd over the seeds on the same test images; range "
+            f"{test['min']:.2%} to {test['max']:.2%}), validation (each seed's own split) {val['mean']:.2%} ± "
+            f"{100 * val['sd']:.2f} points; "
             f"the ensemble of the {n} (not what is shipped) scores {seeds['ensemble_test_acc']:.2%} on test "
             f"({seeds['ensemble_test_errors']} errors).")
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import yaml
 
 from .chain import CHAPTERS, check_parameters, data_hashes
-from .core import display_path, is_quick, project_root, read_json, resolve_path, write_json
+from .core import display_path, is_quick, project_root, read_json, resolve_path
 from .data import MNISTDataError
 from .metrics_json import load_metrics
 from .train_config import TrainConfig, make_config
@@ -138,7 +138,8 @@ def _eager_nodes(tree: ast.Module) -> list:
 
 def _package_imports(source: str, lazy: bool = True) -> set[str]:
     """The `mnist_report` modules `source` imports, by name (absolute or relative imports; IPython magics skipped);
-    `*` for the package's own names (`import mnist_report`). `lazy=False` leaves out a module `__getattr__`'s imports."""
+    `*` for the package's own names (`import mnist_report`). `lazy=False` leaves out the imports of a module's
+    `__getattr__`."""
     code = '\n'.join(line for line in source.splitlines() if not line.lstrip().startswith(('%', '!')))
     try:
         tree = ast.parse(code)
@@ -158,7 +159,8 @@ def _chapter_cells(root: Path, name: str) -> list:
 
 def member_modules(chapters, root=None) -> list[Path]:
     """The package files a member's results depend on: those the cells of `chapters` import, directly or not. The
-    package's lazy names (`mnist_report.predict`, from `__init__`'s `__getattr__`) count only if a chapter imports them."""
+    package's lazy names (`mnist_report.predict`, from `__init__`'s `__getattr__`) count only if a chapter imports
+    them."""
     root = Path(root or project_root())
     package = root/'mnist_report'
     todo = {'__init__'}

@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import itertools
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -107,8 +106,8 @@ def recipe_seeds(summary: dict, study: str = 'seeds', root=None, data_dir=None) 
 
 def _same_run_kind(summary: dict, other: dict) -> bool:
     "Same quick mode, same precision actually used ('auto' may fall back to fp32) and the same recipe."
-    return (bool(summary.get('quick')) == bool(other.get('quick')) and summary.get('precision') == other.get('precision')
-            and same_recipe(summary['config'], other['config']))
+    return (bool(summary.get('quick')) == bool(other.get('quick'))
+            and summary.get('precision') == other.get('precision') and same_recipe(summary['config'], other['config']))
 
 # %% ../nbs/07_studies.ipynb #9a4f70a4
 def member_correct(folder, labels, split: str = 'test', model: str = 'default') -> np.ndarray:
