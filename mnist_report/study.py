@@ -24,10 +24,10 @@ from .train_config import TrainConfig, make_config
 
 # %% auto #0
 __all__ = ['STUDIES_DIR', 'STUDY_RUNS', 'STUDY_CHAPTERS', 'RECORD', 'RECIPE_FILE', 'WITHOUT_DEFAULTS', 'MEMBER_MINUTES',
-           'StudyError', 'find_spec', 'load_spec', 'expand_grid', 'study_members', 'check_members', 'member_modules',
-           'code_hash', 'code_sources', 'data_digest', 'member_key', 'without_defaults', 'optional_json',
-           'member_state', 'study_folder', 'plan_study', 'member_estimate', 'member_result', 'result_line',
-           'dry_run_lines']
+           'StudyError', 'find_spec', 'load_spec', 'expand_grid', 'study_members', 'member_config', 'check_members',
+           'member_modules', 'code_hash', 'code_sources', 'data_digest', 'member_key', 'without_defaults',
+           'optional_json', 'member_state', 'study_folder', 'plan_study', 'member_estimate', 'member_result',
+           'result_line', 'dry_run_lines']
 
 # %% ../nbs/81_study.ipynb #cc52badd
 STUDIES_DIR = 'studies'                                   # the specs, one YAML file per study
@@ -115,14 +115,18 @@ def study_members(spec: dict) -> list[dict]:
 # %% ../nbs/81_study.ipynb #75adbe7e
 _TRAINING = {f.name for f in fields(TrainConfig)}
 
+def member_config(parameters: dict, quick: bool = False) -> TrainConfig:
+    "The training configuration a member's `parameters` resolve to (as the training chapter resolves them)."
+    training = {k: v for k, v in parameters.items() if k in _TRAINING}
+    return make_config(parameters.get('recipe'), quick=quick, **training)
+
 def check_members(spec: dict, members: list, quick: bool = False) -> None:
     "`StudyError` naming the member and the parameter if a member's parameter is unknown or has a bad value."
     for member in members:
         try:
             check_parameters(member['parameters'], spec['chapters'])
             if '04_training' in spec['chapters']:
-                training = {k: v for k, v in member['parameters'].items() if k in _TRAINING}
-                make_config(member['parameters'].get('recipe'), quick=quick, **training).validate()
+                member_config(member['parameters'], quick).validate()
         except ValueError as e:
             raise StudyError(f"study {spec['name']}, member {member['name']}: {e}") from None
 

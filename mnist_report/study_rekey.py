@@ -10,8 +10,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from .core import write_json
-from .study import _PARTS, _TRAINING, RECORD, RECIPE_FILE, optional_json
-from .train_config import make_config
+from .study import _PARTS, RECORD, RECIPE_FILE, member_config, optional_json
 
 # %% auto #0
 __all__ = ['rekey_member']
@@ -50,7 +49,6 @@ def _config_change(folder: Path, key: dict) -> str:
     summary = optional_json(folder/'train_summary.json')
     if not summary or '04_training' not in key['chapters']:
         return 'its training configuration is not recorded'
-    training = {k: v for k, v in key['parameters'].items() if k in _TRAINING}
-    now = json.loads(json.dumps(asdict(make_config(key['parameters'].get('recipe'), quick=key['quick'], **training))))
+    now = json.loads(json.dumps(asdict(member_config(key['parameters'], key['quick']))))
     return ', '.join(f"{k}: {summary['config'].get(k)!r} -> {v!r}" for k, v in now.items()
                      if summary['config'].get(k) != v)
