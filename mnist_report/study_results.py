@@ -138,12 +138,14 @@ def _changed(row: pd.Series, shared: set) -> str:
     return ', '.join(f'{k}={row[k]}' for k in sorted(shared) if k != 'seed' and pd.notna(row.get(k))) or 'as default'
 
 def variant_table(table: pd.DataFrame, parameters: list[str]) -> pd.DataFrame:
-    "Mean over seeds per variant (the `parameters` that differ between members), with the number of seeds."
+    "Per variant (the `parameters` that differ between members): seeds, mean accuracies in %, members."
     columns = [c for c in ('val_acc', 'test_acc', 'val_corruption_network', 'test_corruption_network',
-                           'test_corruption_shipped', 'seconds_per_epoch') if c in table]
-    variant = table.apply(_changed, axis=1, shared=set(parameters))
-    out = table.assign(variant=variant).groupby('variant')[columns].mean()
-    return out.assign(seeds=table.assign(variant=variant).groupby('variant').size())
+                           'test_corruption_shipped') if c in table]
+    by_variant = table.assign(variant=table.apply(_changed, axis=1, shared=set(parameters))).groupby('variant')
+    out = (100 * by_variant[columns].mean()).add_suffix(' %')
+    if 'seconds_per_epoch' in table:     # the median, as the seeds table: a member sharing the machine trains slower
+        out['median s/epoch'] = by_variant.seconds_per_epoch.median()
+    return out.assign(seeds=by_variant.size(), members=by_variant.member.agg(lambda m: ', '.join(sorted(m))))
 
 # %% ../nbs/07_studies.ipynb #d954d5f1
 def benchmark_table(path) -> pd.DataFrame:
