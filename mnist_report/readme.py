@@ -48,12 +48,14 @@ def pen_digits_line(deploy: dict | None) -> str:
             f"conditions; {below} below 99%; worst {worst['accuracy']:.1%} ({worst['pen']} px pen, "
             f"{worst['height']} px tall, {worst['effect']}).")
 
-def seeds_line(seeds: dict | None) -> str:
-    "One line on the spread of the run's recipe over seeds (the studies chapter's `seeds.json`); '' if none."
+def seeds_line(seeds: dict | None, seed: int | None = None) -> str:
+    "One line on the spread over seeds of the recipe of the run (seed `seed`) from the studies chapter's `seeds.json`."
     if not seeds:
         return ''
     test, val, n = seeds['test_acc'], seeds['val_acc'], len(seeds['seeds'])
-    return (f"the same recipe over {n} seeds (seeds study, studies chapter): test accuracy {test['mean']:.2%} ± "
+    # the table's first row is one network: say which seed, so the spread below is not read as its interval
+    recipe = 'the same recipe' if seed is None else f'the first row is one network (seed {seed}); its recipe'
+    return (f"{recipe} over {n} seeds (seeds study, studies chapter): test accuracy {test['mean']:.2%} ± "
             f"{100 * test['sd']:.2f} points (mean ± sd over the seeds on the same test images; range "
             f"{test['min']:.2%} to {test['max']:.2%}), validation (each seed's own split) {val['mean']:.2%} ± "
             f"{100 * val['sd']:.2f} points; "
@@ -64,8 +66,10 @@ def readme_results(run=CANONICAL_RUN) -> str:
     "The README's results table for run `run`: its metrics, training summary, chain time, seed and pen-digit lines."
     run = resolve_path(run)
     metrics = load_metrics(run/'metrics.json')
-    table = results_table(metrics, _optional_json(run/'train_summary.json'), _optional_json(run/'manifest.json'))
-    lines = [seeds_line(_optional_json(run/SEEDS_FILE)), pen_digits_line(_optional_json(run/'deploy.json'))]
+    summary = _optional_json(run/'train_summary.json')
+    table = results_table(metrics, summary, _optional_json(run/'manifest.json'))
+    seed = summary['config']['seed'] if summary else None
+    lines = [seeds_line(_optional_json(run/SEEDS_FILE), seed), pen_digits_line(_optional_json(run/'deploy.json'))]
     return '\n\n'.join([table] + [line for line in lines if line])
 
 def update_readme(readme, run=CANONICAL_RUN, benchmark=BENCHMARKS) -> bool:
