@@ -48,16 +48,21 @@ def pen_digits_line(deploy: dict | None) -> str:
             f"conditions; {below} below 99%; worst {worst['accuracy']:.1%} ({worst['pen']} px pen, "
             f"{worst['height']} px tall, {worst['effect']}).")
 
-def seeds_line(seeds: dict | None, seed: int | None = None) -> str:
-    "One line on the spread over seeds of the recipe of the run (seed `seed`) from the studies chapter's `seeds.json`."
+def _place(value: float, spread: dict) -> str:
+    "Where `value` lies in a spread over seeds: at its top, at its bottom or inside its range."
+    return 'the top of' if value >= spread['max'] else 'the bottom of' if value <= spread['min'] else 'inside'
+
+def seeds_line(seeds: dict | None, seed: int | None = None, test_acc: float | None = None) -> str:
+    "One line on the spread over seeds of the recipe of the run (seed `seed`, `test_acc`) from `seeds.json`."
     if not seeds:
         return ''
     test, val, n = seeds['test_acc'], seeds['val_acc'], len(seeds['seeds'])
-    # the table's first row is one network: say which seed, so the spread below is not read as its interval
-    recipe = 'the same recipe' if seed is None else f'the first row is one network (seed {seed}); its recipe'
+    # the table's first row is one network: say which seed and where it lies, so the spread is not read as its interval
+    recipe = 'The same recipe' if seed is None else f'The first row is one network (seed {seed}); its recipe'
+    place = '' if test_acc is None else f"; the first row's {test_acc:.2%} is at {_place(test_acc, test)} that range"
     return (f"{recipe} over {n} seeds (seeds study, studies chapter): test accuracy {test['mean']:.2%} ± "
             f"{100 * test['sd']:.2f} points (mean ± sd over the seeds on the same test images; range "
-            f"{test['min']:.2%} to {test['max']:.2%}), validation (each seed's own split) {val['mean']:.2%} ± "
+            f"{test['min']:.2%} to {test['max']:.2%}{place}), validation (each seed's own split) {val['mean']:.2%} ± "
             f"{100 * val['sd']:.2f} points; "
             f"the ensemble of the {n} (not what is shipped) scores {seeds['ensemble_test_acc']:.2%} on test "
             f"({seeds['ensemble_test_errors']} errors).")
@@ -68,8 +73,12 @@ def readme_results(run=CANONICAL_RUN) -> str:
     metrics = load_metrics(run/'metrics.json')
     summary = _optional_json(run/'train_summary.json')
     table = results_table(metrics, summary, _optional_json(run/'manifest.json'))
-    seed = summary['config']['seed'] if summary else None
-    lines = [seeds_line(_optional_json(run/SEEDS_FILE), seed), pen_digits_line(_optional_json(run/'deploy.json'))]
+    # the seeds line speaks of the first row: only when that row is the run's primary network, whose recipe it is
+    first_is_primary = summary and next(iter(metrics.models)) == metrics.primary
+    seed, first = ((summary['config']['seed'], metrics.models[metrics.primary].test.accuracy) if first_is_primary
+                   else (None, None))
+    lines = [seeds_line(_optional_json(run/SEEDS_FILE), seed, first),
+             pen_digits_line(_optional_json(run/'deploy.json'))]
     return '\n\n'.join([table] + [line for line in lines if line])
 
 def update_readme(readme, run=CANONICAL_RUN, benchmark=BENCHMARKS) -> bool:
