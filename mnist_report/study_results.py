@@ -138,7 +138,7 @@ def _changed(row: pd.Series, shared: set) -> str:
     return ', '.join(f'{k}={row[k]}' for k in sorted(shared) if k != 'seed' and pd.notna(row.get(k))) or 'as default'
 
 def variant_table(table: pd.DataFrame, parameters: list[str]) -> pd.DataFrame:
-    "Per variant (the `parameters` that differ between members): seeds, mean accuracies in %, members."
+    "Per variant (`parameters` that differ between members): mean accuracies in %, fastest s/epoch, seeds, members."
     columns = [c for c in ('val_acc', 'test_acc', 'val_corruption_network', 'test_corruption_network',
                            'test_corruption_shipped') if c in table]
     by_variant = table.assign(variant=table.apply(_changed, axis=1, shared=set(parameters))).groupby('variant')
