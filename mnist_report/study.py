@@ -25,9 +25,9 @@ from .train_config import TrainConfig, make_config
 # %% auto #0
 __all__ = ['STUDIES_DIR', 'STUDY_RUNS', 'STUDY_CHAPTERS', 'RECORD', 'RECIPE_FILE', 'WITHOUT_DEFAULTS', 'MEMBER_MINUTES',
            'StudyError', 'find_spec', 'load_spec', 'expand_grid', 'study_members', 'member_config', 'check_members',
-           'member_modules', 'code_hash', 'code_sources', 'data_digest', 'member_key', 'without_defaults',
-           'optional_json', 'member_state', 'study_folder', 'plan_study', 'member_estimate', 'member_result',
-           'result_line', 'dry_run_lines']
+           'member_modules', 'cell_sources', 'code_hash', 'code_sources', 'data_digest', 'member_key',
+           'without_defaults', 'optional_json', 'member_state', 'study_folder', 'plan_study', 'member_estimate',
+           'member_result', 'result_line', 'dry_run_lines']
 
 # %% ../nbs/81_study.ipynb #cc52badd
 STUDIES_DIR = 'studies'                                   # the specs, one YAML file per study
@@ -183,8 +183,9 @@ def member_modules(chapters, root=None) -> list[Path]:
         todo |= _package_imports(path.read_text(encoding='utf-8'), lazy=False)
     return sorted(package/f'{name}.py' for name in seen)
 
-def _cell_sources(root: Path, name: str) -> bytes:
-    return json.dumps([name, [(c['cell_type'], ''.join(c['source'])) for c in _chapter_cells(root, name)]]).encode()
+def cell_sources(name: str, cells: list) -> bytes:
+    "What a key covers of chapter `name`'s `cells`: the type and source of each (not outputs, ids or metadata)."
+    return json.dumps([name, [(c['cell_type'], ''.join(c['source'])) for c in cells]]).encode()
 
 def code_hash(chapters, root=None) -> str:
     "SHA-256 of the code members run: the cell sources of `chapters` and the package files they use (`member_modules`)."
@@ -193,7 +194,7 @@ def code_hash(chapters, root=None) -> str:
     for path in member_modules(chapters, root):
         digest.update(path.relative_to(root).as_posix().encode() + b'\0' + path.read_bytes() + b'\0')
     for name in chapters:
-        digest.update(_cell_sources(root, name))
+        digest.update(cell_sources(name, _chapter_cells(root, name)))
     return digest.hexdigest()
 
 def code_sources(chapters, root=None) -> dict[str, str]:
@@ -203,7 +204,8 @@ def code_sources(chapters, root=None) -> dict[str, str]:
     files = {p.relative_to(root).as_posix(): _sha256(p.read_bytes()) for p in member_modules(chapters, root)}
     if RECIPE_FILE in files:                        # RECIPE_FILE, without_defaults: below
         files[RECIPE_FILE + WITHOUT_DEFAULTS] = without_defaults((root/RECIPE_FILE).read_text(encoding='utf-8'))
-    return {**files, **{f'nbs/{name}.ipynb': _sha256(_cell_sources(root, name)) for name in chapters}}
+    chapters = {f'nbs/{name}.ipynb': _sha256(cell_sources(name, _chapter_cells(root, name))) for name in chapters}
+    return {**files, **chapters}
 
 def data_digest(data_dir=None) -> str:
     "SHA-256 of the data files' SHA-256 (`chain.data_hashes`); `MNISTDataError` if they cannot be read."

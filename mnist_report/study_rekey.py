@@ -5,44 +5,64 @@
 # %% ../nbs/81b_study_rekey.ipynb #3aad8273
 from __future__ import annotations
 
+import functools
 import json
+import subprocess
 from dataclasses import asdict
 from pathlib import Path
 
-from .core import write_json
-from .study import _PARTS, RECORD, RECIPE_FILE, member_config, optional_json
+from .core import project_root, write_json
+from .study import (_PARTS, _TRAINING, RECORD, RECIPE_FILE, _sha256, cell_sources, member_config,
+                                 optional_json)
 
 # %% auto #0
 __all__ = ['rekey_member']
 
 # %% ../nbs/81b_study_rekey.ipynb #8fdd645a
-def rekey_member(task: dict) -> str:
-    "Re-key the member of `task` (from `plan_study`) if the files its key now covers are unchanged; why or why not."
+def rekey_member(task: dict, root=None) -> str:
+    "Re-key the member of `task` (from `plan_study`) if what it ran from is unchanged where it matters; why or why not."
     folder, key = Path(task['folder']), task['key']
     record = optional_json(folder/RECORD)
     if task['state'] == 'cached':
         return 'cached: nothing to do'
     if not record or record.get('status') != 'complete' or task['state'] != 'changed':
         return f"not complete ({task['state']}): the next run runs it"
-    other = [p for p in _PARTS if p != 'code' and record.get(p) != key[p]]
+    pinned = _training_changes(record.get('parameters') or {}, key['parameters'])
+    other = [p for p in _PARTS if p != 'code' and record.get(p) != key[p] and not (p == 'parameters' and pinned)]
     if other:
         return f"{', '.join(other)} changed: the next run reruns it"
     ran = record.get('sources')
     if not ran:
         return 'its record has no sources (run before they were recorded): cannot be checked; the next run reruns it'
     changed = [path for path, digest in key['sources'].items() if ran.get(path) != digest]
-    why = 'the files it uses are unchanged'
-    if changed == [RECIPE_FILE]:                                  # its defaults alone changed (see without_defaults)
+    prose = [p for p in changed if p.startswith('nbs/') and _prose_only(p, ran.get(p), folder, root)]
+    rest = [p for p in changed if p not in prose and p != RECIPE_FILE]     # RECIPE_FILE: its defaults alone changed
+    if rest:
+        return f"{', '.join(rest)} changed since it ran: the next run reruns it"
+    why = [] if changed else ['the files it uses are unchanged']
+    why += [f"only the prose (markdown cells) of {', '.join(prose)} changed"] if prose else []
+    why += [f'only default values changed in {RECIPE_FILE}'] if RECIPE_FILE in changed else []
+    why += [f"its parameters {', '.join(pinned)} changed"] if pinned else []
+    if RECIPE_FILE in changed or pinned:
         differs = _config_change(folder, key)
         if differs:
-            return f'the new defaults change its configuration ({differs}): the next run reruns it'
-        why = 'only default values changed in the files it uses, and its configuration did not'
-    elif changed:
-        return f"{', '.join(changed)} changed since it ran: the next run reruns it"
-    record.update(code=key['code'], key=key['key'], sources=key['sources'],
-                  rekeyed=f"code hash {record['code'][:12]}... -> {key['code'][:12]}...: {why}")
+            return f'its configuration changes ({differs}): the next run reruns it'
+        why[-1] += ', and its configuration did not'
+    here = {'study': folder.parent.name, 'member': folder.name}
+    if 'study' in record and {k: record.get(k) for k in here} != here:      # moved or copied from another folder
+        why.append(f"it ran as {record.get('study')}/{record.get('member')}")
+        record['ran_as'] = record.get('ran_as') or {k: record.get(k) for k in here}
+    record.update(parameters=key['parameters'], code=key['code'], key=key['key'], sources=key['sources'], **here,
+                  rekeyed=f"code hash {record['code'][:12]}... -> {key['code'][:12]}...: {'; '.join(why)}")
     write_json(folder/RECORD, record)
-    return f're-keyed: {why}'
+    return f"re-keyed: {'; '.join(why)}"
+
+def _training_changes(ran: dict, now: dict) -> list[str]:
+    "The parameters that differ between `ran` and `now` if all are training parameters (their effect is checkable)."
+    differ = sorted(k for k in {*ran, *now} if ran.get(k, _MISSING) != now.get(k, _MISSING))
+    return differ if differ and all(k in _TRAINING for k in differ) else []
+
+_MISSING = object()
 
 def _config_change(folder: Path, key: dict) -> str:
     "How the configuration the member's parameters resolve to now differs from the one it trained with ('' if not)."
@@ -52,3 +72,32 @@ def _config_change(folder: Path, key: dict) -> str:
     now = json.loads(json.dumps(asdict(member_config(key['parameters'], key['quick']))))
     return ', '.join(f"{k}: {summary['config'].get(k)!r} -> {v!r}" for k, v in now.items()
                      if summary['config'].get(k) != v)
+
+# %% ../nbs/81b_study_rekey.ipynb #9dc62643
+def _prose_only(path: str, digest: str | None, folder: Path, root=None) -> bool:
+    "Whether chapter `path` (nbs/NAME.ipynb) differs from the version with `digest` the member ran only in prose."
+    name = Path(path).stem
+    ran = next((cells for cells in _versions(path, folder, root) if _sha256(cell_sources(name, cells)) == digest), None)
+    now = json.loads((Path(root or project_root())/path).read_text(encoding='utf-8'))['cells']
+    return ran is not None and _code_cells(ran) == _code_cells(now)
+
+def _code_cells(cells: list) -> list[str]:
+    return [''.join(c['source']) for c in cells if c['cell_type'] == 'code']
+
+def _versions(path: str, folder: Path, root=None):
+    "The cells of chapter `path` the member may have run: its executed copy, then each committed version, newest first."
+    executed = folder/Path(path).name
+    if executed.is_file():
+        cells = json.loads(executed.read_text(encoding='utf-8'))['cells']
+        yield [c for c in cells if 'injected-parameters' not in c.get('metadata', {}).get('tags', [])]
+    yield from (json.loads(text)['cells'] for text in _committed(path, str(Path(root or project_root()))))
+
+@functools.lru_cache(maxsize=None)
+def _committed(path: str, root: str) -> tuple[str, ...]:
+    "Every committed version of `path` in the git checkout at `root` (none outside git)."
+    def git(*args):
+        return subprocess.run(['git', *args], cwd=root, capture_output=True, text=True, check=True).stdout
+    try:
+        return tuple(git('show', f'{commit}:{path}') for commit in git('log', '--format=%H', '--', path).split())
+    except (OSError, subprocess.CalledProcessError):
+        return ()

@@ -175,3 +175,22 @@ def test_sigint_during_training_then_resume(real_root, tmp_path):
     assert len(history) == 3 and history[1] == first_epoch
     cells = nbformat.read(out/'04_training.ipynb', 4).cells
     assert not any('was interrupted' in c.source for c in cells)
+
+
+def test_sigterm_during_training_is_recorded_as_an_interrupt(real_root, tmp_path):
+    "SIGTERM to the command alone (as `kill PID` or a scheduler sends it) after the first epoch of a real training."
+    out = tmp_path/'run'
+    argv = ['run', '--quick', '--out', str(out), '--chapters', '04_training', '-p', 'epochs', '2',
+            '-p', 'train_baseline', 'False', '-p', 'data_dir', str(real_root)]
+    env = {k: v for k, v in os.environ.items() if k not in ('MNIST_REPORT_QUICK', 'MNIST_REPORT_RUN_DIR')}
+    child = subprocess.Popen([sys.executable, '-c', 'import sys; from mnist_report.cli import main; sys.exit(main())',
+                              *argv], cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 600
+    while not (out/'history.csv').exists() and child.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    child.send_signal(signal.SIGTERM)
+    err = child.communicate(timeout=120)[1]
+    assert child.returncode == 130, err
+    assert 'Traceback' not in err and 'interrupted during chapter 04_training' in err
+    manifest = read_json(out/'manifest.json')
+    assert manifest['status'] == 'interrupted' and manifest['stopped_at'] == '04_training'
