@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 from pathlib import Path
 
 import numpy as np
@@ -19,9 +20,9 @@ from .train_config import TrainConfig
 from .stats import mcnemar_exact
 
 # %% auto #0
-__all__ = ['SEEDS_FILE', 'FIELDS_BEFORE', 'member_row', 'member_table', 'seed_summary', 'ensemble_accuracy', 'split_labels',
-           'same_recipe', 'recipe_seeds', 'member_correct', 'seed_comparisons', 'variant_table', 'benchmark_table',
-           'collapses']
+__all__ = ['SEEDS_FILE', 'FIELDS_BEFORE', 'member_row', 'variant_name', 'member_table', 'seed_summary', 'ensemble_accuracy',
+           'split_labels', 'same_recipe', 'recipe_seeds', 'member_correct', 'seed_comparisons', 'variant_table',
+           'benchmark_table', 'collapses']
 
 # %% ../nbs/07_studies.ipynb #8c9456f6
 def _corruption_means(folder: Path) -> dict:
@@ -48,6 +49,10 @@ def member_row(folder: Path) -> dict | None:
             'train_minutes': summary['train_seconds'] / 60,
             'seconds_per_epoch': summary['train_seconds'] / summary['epochs_run'], 'host': record.get('host'),
             'cpu': record.get('cpu')}
+
+def variant_name(member: str) -> str:
+    "The study member a member folder is a seed of: its name without the seed (`no-ema-seed1` -> `no-ema`)."
+    return re.sub(r'-seed\d+$', '', member)
 
 def member_table(study: str, root=None) -> pd.DataFrame:
     "One row per completed member of `study` under `root` (default: runs/studies)."
@@ -133,15 +138,11 @@ def seed_comparisons(pairs, labels_of, split: str = 'test') -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 # %% ../nbs/07_studies.ipynb #e092275e
-def _changed(row: pd.Series, shared: set) -> str:
-    "What sets a member apart: its parameters that are not shared by the whole study (seed excluded)."
-    return ', '.join(f'{k}={row[k]}' for k in sorted(shared) if k != 'seed' and pd.notna(row.get(k))) or 'as default'
-
-def variant_table(table: pd.DataFrame, parameters: list[str]) -> pd.DataFrame:
-    "Per variant (`parameters` that differ between members): mean accuracies in %, fastest s/epoch, seeds, members."
+def variant_table(table: pd.DataFrame) -> pd.DataFrame:
+    "Per variant (`variant_name`): mean accuracies in %, fastest s/epoch, seeds, members."
     columns = [c for c in ('val_acc', 'test_acc', 'val_corruption_network', 'test_corruption_network',
                            'test_corruption_shipped') if c in table]
-    by_variant = table.assign(variant=table.apply(_changed, axis=1, shared=set(parameters))).groupby('variant')
+    by_variant = table.assign(variant=table.member.map(variant_name)).groupby('variant')
     out = (100 * by_variant[columns].mean()).add_suffix(' %')
     if 'seconds_per_epoch' in table:     # the fastest: sharing the machine only slows a member down
         out['fastest s/epoch'] = by_variant.seconds_per_epoch.min()

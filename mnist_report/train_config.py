@@ -38,7 +38,7 @@ class TrainConfig:
     step_gamma: float = 0.7
     label_smoothing: float = 0.1
     augment: bool = True                # random affine maps (transforms chapter)
-    photometric: bool = False           # random background, contrast and noise (transforms chapter)
+    photometric: bool = True            # random background, contrast and noise; on: the studies' decision rule
     stroke_width: bool = False          # random thickening and thinning of the strokes (transforms chapter)
     ema: float = 0.998                  # decay of the weight average that is evaluated and kept (0: off)
     patience: int = 5                   # stop after this many epochs without a better validation accuracy (0: off)
@@ -88,7 +88,7 @@ RECIPES = {
     'default': {},
     'pytorch-examples': dict(model='baseline', epochs=14, batch_size=64, lr=1.0, weight_decay=0.0, optimizer='adadelta',
                              schedule='step', step_gamma=0.7, label_smoothing=0.0, augment=False, ema=0.0, patience=0,
-                             precision='fp32'),
+                             precision='fp32', photometric=False),     # as published: no photometric noise
 }
 QUICK_EPOCHS = 6
 
