@@ -49,8 +49,11 @@ def pen_digits_line(deploy: dict | None) -> str:
             f"{worst['height']} px tall, {worst['effect']}).")
 
 def _place(value: float, spread: dict) -> str:
-    "Where `value` lies in a spread over seeds: at its top, at its bottom or inside its range."
-    return 'the top of' if value >= spread['max'] else 'the bottom of' if value <= spread['min'] else 'inside'
+    "Where `value` lies in a spread over seeds: 'is at the top of that range', ... or 'is every seed's value'."
+    if spread['min'] == spread['max'] == value:
+        return "is every seed's value"
+    where = 'at the top of' if value >= spread['max'] else 'at the bottom of' if value <= spread['min'] else 'inside'
+    return f'is {where} that range'
 
 def seeds_line(seeds: dict | None, seed: int | None = None, test_acc: float | None = None) -> str:
     "One line on the spread over seeds of the recipe of the run (seed `seed`, `test_acc`) from `seeds.json`."
@@ -59,7 +62,7 @@ def seeds_line(seeds: dict | None, seed: int | None = None, test_acc: float | No
     test, val, n = seeds['test_acc'], seeds['val_acc'], len(seeds['seeds'])
     # the table's first row is one network: say which seed and where it lies, so the spread is not read as its interval
     recipe = 'The same recipe' if seed is None else f'The first row is one network (seed {seed}); its recipe'
-    place = '' if test_acc is None else f"; the first row's {test_acc:.2%} is at {_place(test_acc, test)} that range"
+    place = '' if test_acc is None else f"; the first row's {test_acc:.2%} {_place(test_acc, test)}"
     return (f"{recipe} over {n} seeds (seeds study, studies chapter): test accuracy {test['mean']:.2%} ± "
             f"{100 * test['sd']:.2f} points (mean ± sd over the seeds on the same test images; range "
             f"{test['min']:.2%} to {test['max']:.2%}{place}), validation (each seed's own split) {val['mean']:.2%} ± "
