@@ -68,7 +68,8 @@ def seeds_line(seeds: dict | None, seed: int | None = None, test_acc: float | No
             f"{test['min']:.2%} to {test['max']:.2%}{place}), validation (each seed's own split) {val['mean']:.2%} ± "
             f"{100 * val['sd']:.2f} points; "
             f"the ensemble of the {n} (not what is shipped) scores {seeds['ensemble_test_acc']:.2%} on test "
-            f"({seeds['ensemble_test_errors']} errors).")
+            f"({seeds['ensemble_test_errors']} errors)"
+            + ('; with 2 seeds the spread is barely estimated (its sd could be many times larger).' if n < 3 else '.'))
 
 def readme_results(run=CANONICAL_RUN) -> str:
     "The README's results table for run `run`: its metrics, training summary, chain time, seed and pen-digit lines."
