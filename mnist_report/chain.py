@@ -31,7 +31,7 @@ from .writers import qmnist_folder, verify_qmnist
 # %% auto #0
 __all__ = ['CHAPTERS', 'PACKAGES', 'chapter_path', 'chapter_parameters', 'parse_value', 'check_parameters', 'package_versions',
            'git_state', 'data_hashes', 'new_manifest', 'ChainError', 'ChainInterrupted', 'resume_command',
-           'resume_plan', 'earlier_runs', 'run_chain']
+           'resume_plan', 'signal_handled', 'earlier_runs', 'run_chain']
 
 # %% ../nbs/80_chain.ipynb #a041506e
 CHAPTERS = ('01_eda', '02_transforms', '03_model', '04_training', '05_evaluation', '06_deployment', '07_studies',
@@ -207,17 +207,19 @@ def _stopped(run: dict, name: str, status: str, error=None, target=None) -> Exce
             f'{resume_command(out, run["quick"])}{saved}')
     return (ChainError if status == 'failed' else ChainInterrupted)(text)
 
+
+# %% ../nbs/80_chain.ipynb #3153a044
 @contextlib.contextmanager
-def _no_interrupts():
-    "Ctrl-C ignored for the duration (while an interrupt is recorded); only the main thread can do this."
+def signal_handled(signum: int, handler):
+    "Signal `signum` handled by `handler` for the duration, then as before; only the main thread can set handlers."
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    previous = signal.signal(signum, handler)
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        signal.signal(signum, previous)
 
 # %% ../nbs/80_chain.ipynb #07bde412
 def _run_chapter(run: dict, name: str, bar) -> None:
@@ -230,7 +232,7 @@ def _run_chapter(run: dict, name: str, bar) -> None:
         with watching(name, out, bar, enabled=run['progress']) as on_cell:
             execute_chapter(chapter_path(name), target, parameters, in_place, out/'logs'/f'{name}.log', on_cell)
     except KeyboardInterrupt:
-        with _no_interrupts():
+        with signal_handled(signal.SIGINT, signal.SIG_IGN):  # a second Ctrl-C must not cut the record short
             _record(manifest, out, name, target, time.perf_counter() - start, 'interrupted')
             error = _stopped(run, name, 'interrupted', target=target)
             mark_interrupted(target, str(error).splitlines()[-1])

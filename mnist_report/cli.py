@@ -6,14 +6,12 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import signal
 import sys
-import threading
 from dataclasses import asdict
 
-from .chain import CHAPTERS, ChainError, ChainInterrupted, parse_value, run_chain
+from .chain import CHAPTERS, ChainError, ChainInterrupted, parse_value, run_chain, signal_handled
 from .readme import update_readme
 from .core import CANONICAL_RUN, DATA_ENV, QUICK_RUN, display_path
 from .data import MNISTDataError, RAW_FILES, ensure_mnist, raw_folder
@@ -22,7 +20,7 @@ from .report import RENDERERS, RenderError, render
 from .study_run import add_study_command
 
 # %% auto #0
-__all__ = ['cmd_data', 'cmd_run', 'cmd_readme', 'cmd_render', 'cmd_predict', 'terminate_as_interrupt', 'build_parser', 'main']
+__all__ = ['cmd_data', 'cmd_run', 'cmd_readme', 'cmd_render', 'cmd_predict', 'build_parser', 'main']
 
 # %% ../nbs/90_cli.ipynb #74558e8d
 def cmd_data(args) -> int:
@@ -129,19 +127,6 @@ def _add_predict(commands) -> None:
                               'validation digits (preprocessor_config.json: not_sure_below)')
     predict.set_defaults(func=cmd_predict)
 
-# %% ../nbs/90_cli.ipynb #48de5240
-@contextlib.contextmanager
-def terminate_as_interrupt():
-    "SIGTERM raises `KeyboardInterrupt` (as Ctrl-C does) for the duration; only the main thread can do this."
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
 # %% ../nbs/90_cli.ipynb #5f04ad0b
 def build_parser() -> argparse.ArgumentParser:
     "The `mnist-report` argument parser."
@@ -156,7 +141,7 @@ def main(argv=None) -> int:
     "Run `mnist-report` with `argv` (default: the command line); return the exit code."
     args = build_parser().parse_args(argv)
     try:
-        with terminate_as_interrupt():
+        with signal_handled(signal.SIGTERM, signal.default_int_handler):  # kill PID stops as Ctrl-C does
             return args.func(args)
     except ChainError as e:
         print(f'mnist-report: error: {e}', file=sys.stderr)
