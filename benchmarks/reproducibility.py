@@ -29,10 +29,10 @@ from pathlib import Path
 from mnist_report.core import atomic_write
 
 SETTINGS = {  # name: (environment, training overrides)
-    'default (bf16 autocast)': ({}, {}),
+    'default (precision auto)': ({}, {}),
     'fp32': ({}, {'precision': 'fp32'}),
     'one thread (threads=1)': ({}, {'threads': 1}),
-    'bf16, kernels capped at AVX2': ({'ATEN_CPU_CAPABILITY': 'avx2', 'ONEDNN_MAX_CPU_ISA': 'AVX2'}, {}),
+    'precision auto, kernels capped at AVX2': ({'ATEN_CPU_CAPABILITY': 'avx2', 'ONEDNN_MAX_CPU_ISA': 'AVX2'}, {}),
     'fp32, kernels capped at AVX2': ({'ATEN_CPU_CAPABILITY': 'avx2', 'ONEDNN_MAX_CPU_ISA': 'AVX2'},
                                      {'precision': 'fp32'}),
 }
@@ -68,7 +68,7 @@ def main(argv=None) -> str:
     epochs = args.epochs or (2 if args.full else 3)
     rows = {name: [one_run(env, overrides, not args.full, epochs) for _ in range(2)]
             for name, (env, overrides) in SETTINGS.items()}
-    reference = rows['default (bf16 autocast)'][0]['sha256']
+    reference = rows['default (precision auto)'][0]['sha256']
     lines = [f'# Bit-reproducibility of training ({platform.machine()}, {os.cpu_count()} cores, '
              f'{"full data" if args.full else "quick subsets"}, {epochs} epochs, two runs per setting)', '',
              '| setting | ATen kernels | precision | weights (SHA-256, first 12) | two runs identical '
