@@ -155,7 +155,8 @@ def _seed_values(seeds: dict | None, seed: int) -> dict:
     return {'seeds': {'n': len(seeds['seeds']), 'seed': seed, 'study': seeds['study'],
                       'test': spread(seeds['test_acc']),
                       'val': spread(seeds['val_acc']), 'ensemble': pct(seeds['ensemble_test_acc']),
-                      'ensemble_errors': f"{seeds['ensemble_test_errors']:,}"}}
+                      'ensemble_errors': f"{seeds['ensemble_test_errors']:,}",
+                      'trained_as': ', '.join(f'{m} (as {w})' for m, w in seeds.get('trained_as', {}).items())}}
 
 # %% ../nbs/06b_model_card.ipynb #d4a7f6b8
 SIGNIFICANCE = 0.05    # the card calls a paired difference significant when McNemar's p-value is below this

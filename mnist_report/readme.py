@@ -69,7 +69,10 @@ def seeds_line(seeds: dict | None, seed: int | None = None, test_acc: float | No
             f"{100 * val['sd']:.2f} points; "
             f"the ensemble of the {n} (not what is shipped) scores {seeds['ensemble_test_acc']:.2%} on test "
             f"({seeds['ensemble_test_errors']} errors)"
-            + ('; with 2 seeds the spread is barely estimated (its sd could be many times larger).' if n < 3 else '.'))
+            + ('; with 2 seeds the spread is barely estimated (its sd could be many times larger)' if n < 3 else '')
+            # copies of the networks the decision rule selected on are no independent check of the recipe
+            + (f"; {', '.join(seeds['trained_as'])} are copies of the studies' members the decision rule chose this "
+               'recipe on' if seeds.get('trained_as') else '') + '.')
 
 def readme_results(run=CANONICAL_RUN) -> str:
     "The README's results table for run `run`: its metrics, training summary, chain time, seed and pen-digit lines."

@@ -105,9 +105,13 @@ def recipe_seeds(summary: dict, study: str = 'seeds', root=None, data_dir=None) 
         return None
     rows = table.set_index('member').loc[[m.name for m in members]]
     accuracy, correct = ensemble_accuracy(members, split_labels(members[0], 'test', data_dir))
+    records = {m.name: read_json(m/RECORD) for m in members}
     return {'study': study, 'members': [m.name for m in members], 'seeds': [int(s) for s in rows.seed],
             'val_acc': _spread(rows.val_acc), 'test_acc': _spread(rows.test_acc), 'ensemble_test_acc': accuracy,
-            'ensemble_test_errors': int((~correct).sum())}
+            'ensemble_test_errors': int((~correct).sum()),
+            # members copied from another study (same configuration): where they were trained
+            'trained_as': {m: f"{r['ran_as']['study']}/{r['ran_as']['member']}" for m, r in records.items()
+                           if 'ran_as' in r}}
 
 def _same_run_kind(summary: dict, other: dict) -> bool:
     "Same quick mode, same precision actually used ('auto' may fall back to fp32) and the same recipe."
