@@ -67,7 +67,8 @@ def seeds_line(seeds: dict | None, seed: int | None = None, test_acc: float | No
             f"{100 * test['sd']:.2f} points (mean ± sd over the seeds on the same test images; range "
             f"{test['min']:.2%} to {test['max']:.2%}{place}), validation (each seed's own split) {val['mean']:.2%} ± "
             f"{100 * val['sd']:.2f} points; "
-            f"the ensemble of the {n} (not what is shipped) scores {seeds['ensemble_test_acc']:.2%} on test "
+            f"the ensemble of the {n} (not what is shipped; its paired test against one network is in the studies "
+            f"chapter) scores {seeds['ensemble_test_acc']:.2%} on test "
             f"({seeds['ensemble_test_errors']} errors)"
             + ('; with 2 seeds the spread is barely estimated (its sd could be many times larger)' if n < 3 else '')
             # copies of the networks the decision rule selected on are no independent check of the recipe
