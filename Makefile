@@ -22,6 +22,9 @@ WITH_QUARTO = PATH="$$(q=$$(command -v quarto || { test -x $(SHARED_QUARTO) && $
   || true); if [ -n "$$q" ]; then dirname "$$q"; else echo /nonexistent; fi):$$PATH"
 
 NOTEBOOKS := $(sort $(wildcard nbs/*.ipynb))
+# nbdev_test runs the library notebooks two at a time (they share nothing), then the chapters in order (each reads
+# what the ones before it wrote into the run folder)
+CHAPTER_RE := '^(0[1-7]_|index\.)'
 TEST_RUN := $(CURDIR)/build/test-run
 CHAIN_RUN := $(CURDIR)/build/quick-chain
 QUICK_ENV := MNIST_REPORT_QUICK=1 MNIST_REPORT_RUN_DIR=$(TEST_RUN)
@@ -33,7 +36,18 @@ STUDIES := seeds ablations crossover robust
 STUDY ?= $(STUDIES)
 STUDY_FLAGS = $(if $(QUICK),--quick) $(if $(FORCE),--force) $(if $(DRY_RUN),--dry-run) $(if $(STUDY_OUT),--out $(STUDY_OUT))
 
-.PHONY: report test lint setup figures clean study
+# Kernel settings: MKL, oneDNN and ATen let one machine run the kernels another processor would, which moves trained
+# numbers as another CPU does. `make test-kernels` runs the whole test suite under each of KERNEL_SETTINGS, one after
+# the other (about 15 minutes of both cores each: run it alone). `sse41` differs from the default on every x86-64 CPU.
+KERNELS_default :=
+KERNELS_avx2 := MKL_ENABLE_INSTRUCTIONS=AVX2 MKL_CBWR=COMPATIBLE ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2
+KERNELS_avx512core := ONEDNN_MAX_CPU_ISA=AVX512_CORE
+KERNELS_sse41 := MKL_ENABLE_INSTRUCTIONS=SSE4_2 MKL_CBWR=COMPATIBLE ONEDNN_MAX_CPU_ISA=SSE41 ATEN_CPU_CAPABILITY=default
+KERNEL_SETTINGS ?= default avx2 avx512core
+KERNEL_LOGS := $(CURDIR)/build/test-kernels
+CPU = $(BIN)/python -c 'from mnist_report.study_run import cpu_description; print(cpu_description())'
+
+.PHONY: report test test-kernels test-networks lint setup figures clean study
 
 ## lint: ruff (pyflakes and pycodestyle rules, lines <= 120) over the library, tests and benchmarks
 lint: setup
@@ -83,11 +97,40 @@ figures:
 test: setup
 	$(BIN)/ruff check
 	rm -rf $(TEST_RUN) $(CHAIN_RUN) $(STUDY_RUN)
-	$(WITH_QUARTO) $(QUICK_ENV) $(BIN)/nbdev_test --n_workers 0 --timing
+	$(WITH_QUARTO) $(QUICK_ENV) $(BIN)/nbdev_test --n_workers 2 --timing --skip_file_re $(CHAPTER_RE)
+	$(WITH_QUARTO) $(QUICK_ENV) $(BIN)/nbdev_test --n_workers 0 --timing --file_re $(CHAPTER_RE)
 	$(MAKE) --no-print-directory study STUDY=ci QUICK=1 STUDY_OUT=$(STUDY_RUN)
 	env -u MNIST_REPORT_QUICK -u MNIST_REPORT_RUN_DIR $(BIN)/mnist-report run --quick --out $(CHAIN_RUN)
 	$(WITH_QUARTO) MNIST_REPORT_CHAIN_RUN=$(CHAIN_RUN) MNIST_REPORT_STUDY_RUN=$(STUDY_RUN) $(BIN)/pytest tests \
 	  $$(grep -l NBVAL_CHECK_OUTPUT $(CHAIN_RUN)/*.ipynb) --nbval-lax
+
+## test-kernels: the whole test suite (make test) under each kernel setting of KERNEL_SETTINGS (default: default avx2
+## avx512core; e.g. KERNEL_SETTINGS='default avx2 sse41'), one after the other; logs and times in build/test-kernels/
+test-kernels: setup
+	@mkdir -p $(KERNEL_LOGS) && rm -f $(KERNEL_LOGS)/summary.txt
+	@failed=; for s in $(KERNEL_SETTINGS); do \
+	  $(MAKE) --no-print-directory test-kernel-$$s || failed="$$failed $$s"; \
+	done; cat $(KERNEL_LOGS)/summary.txt; \
+	if [ -n "$$failed" ]; then echo "make test-kernels: failed under:$$failed" >&2; exit 1; fi
+
+## test-kernel-NAME: make test under the kernel setting KERNELS_NAME, its log in build/test-kernels/NAME.log
+test-kernel-%: setup
+	@mkdir -p $(KERNEL_LOGS)
+	@echo "== make test under kernel setting $*: $(or $(KERNELS_$*),the default kernels)"
+	@start=$$(date +%s); rc=0; \
+	  env $(KERNELS_$*) $(MAKE) --no-print-directory test > $(KERNEL_LOGS)/$*.log 2>&1 || rc=$$?; \
+	  echo "$*: exit $$rc after $$(( $$(date +%s) - start )) s on $$($(CPU)) ($(KERNELS_$*))" \
+	  | tee -a $(KERNEL_LOGS)/summary.txt; exit $$rc
+
+## test-networks: under kernel setting SETTING (default avx2), after make test, the library notebooks (nbdev_test,
+## quick mode) and the tests marked `trains` or `network` (the quick chain and CI study are make test's, not rerun)
+SETTING ?= avx2
+test-networks: setup
+	rm -rf $(TEST_RUN)-$(SETTING)
+	env $(KERNELS_$(SETTING)) $(WITH_QUARTO) MNIST_REPORT_QUICK=1 MNIST_REPORT_RUN_DIR=$(TEST_RUN)-$(SETTING) \
+	  $(BIN)/nbdev_test --n_workers 2 --timing --skip_file_re $(CHAPTER_RE)
+	env $(KERNELS_$(SETTING)) MNIST_REPORT_CHAIN_RUN=$(CHAIN_RUN) MNIST_REPORT_STUDY_RUN=$(STUDY_RUN) \
+	  $(BIN)/pytest tests -m '(trains or network) and not cluster'
 
 clean:
 	rm -rf build runs/quick runs/studies-quick _site

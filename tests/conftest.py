@@ -3,10 +3,11 @@ import os
 import socket
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from mnist_report.core import DATA_ENV, project_root
-from mnist_report.data import RAW_FILES, raw_folder
+from mnist_report.data import RAW_FILES, load_mnist, raw_folder
 
 
 LOOPBACK = ('127.0.0.1', 'localhost', '::1')
@@ -44,3 +45,11 @@ def real_root() -> Path:
     if os.environ.get('CI'):
         pytest.fail(message)  # CI always has ../shared/data: never skip there
     pytest.skip(message)
+
+
+@pytest.fixture(scope='session')
+def mnist_test(real_root) -> tuple[np.ndarray, np.ndarray]:
+    """The genuine MNIST test set, loaded once: images (uint8, 10,000×28×28) and labels (int64) as numpy arrays, shared
+    by every test of the session: none may change them (they stay writable, as torch warns about read-only arrays)."""
+    images, labels = load_mnist(real_root, train=False)
+    return images.numpy(), labels.numpy()

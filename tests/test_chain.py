@@ -1,6 +1,4 @@
 """The chain (`mnist-report run`), its manifest, and the README's generated results."""
-import contextlib
-import io
 import os
 import re
 import shutil
@@ -11,19 +9,13 @@ import pytest
 
 from mnist_report.chain import CHAPTERS
 from mnist_report.readme import update_readme
-from mnist_report.cli import main
 from mnist_report.core import CANONICAL_RUN, project_root, read_json
 from mnist_report.data import RAW_FILES
 from mnist_report.writers import QMNIST_FILES
 
+from cli_helpers import cli   # tests/cli_helpers.py
+
 ROOT = project_root(Path(__file__).parent)
-
-
-def _cli(*argv) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main(list(map(str, argv)))
-    return code, out.getvalue(), err.getvalue()
 
 
 @pytest.fixture(scope='module')
@@ -33,11 +25,13 @@ def quick_chain(real_root, tmp_path_factory):
     if given and (Path(given)/'manifest.json').exists():
         return Path(given)
     out = tmp_path_factory.mktemp('chain')/'quick'
-    code, _, err = _cli('run', '--quick', '--out', out, '-p', 'data_dir', real_root)
+    code, _, err = cli('run', '--quick', '--out', out, '-p', 'data_dir', real_root)
     assert code == 0, err
     return out
 
 
+@pytest.mark.trains
+@pytest.mark.slow
 def test_quick_chain_is_complete_and_recorded(quick_chain):
     manifest = read_json(quick_chain/'manifest.json')
     assert manifest['status'] == 'complete' and manifest['quick'] is True
@@ -55,14 +49,15 @@ def test_quick_chain_is_complete_and_recorded(quick_chain):
 
 
 def test_unknown_parameter_is_rejected_before_anything_runs(tmp_path):
-    code, _, err = _cli('run', '--quick', '--out', tmp_path/'run', '-p', 'epochz', '3')
+    code, _, err = cli('run', '--quick', '--out', tmp_path/'run', '-p', 'epochz', '3')
     assert code == 2 and 'unknown parameter(s) epochz' in err and 'epochs' in err
     assert not (tmp_path/'run').exists()
 
 
+@pytest.mark.slow
 def test_failing_chapter_stops_the_chain_and_keeps_completed_chapters(tmp_path):
     out = tmp_path/'run'
-    code, _, err = _cli('run', '--quick', '--out', out, '--chapters', '03_model,01_eda',
+    code, _, err = cli('run', '--quick', '--out', out, '--chapters', '03_model,01_eda',
                         '-p', 'data_dir', tmp_path/'no-data')
     assert code == 1 and 'chapter 01_eda failed: MNISTDataError' in err and 'Completed chapters (03_model)' in err
     assert 'Traceback' not in err

@@ -14,18 +14,12 @@ import papermill as pm
 import pytest
 
 from mnist_report.chain import run_chain
-from mnist_report.cli import main
 from mnist_report.core import project_root, read_json, write_json
+
+from cli_helpers import cli   # tests/cli_helpers.py
 
 ROOT = project_root(Path(__file__).parent)
 CHAPTERS = '03_model,04_training,index'
-
-
-def _cli(*argv) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main(list(map(str, argv)))
-    return code, out.getvalue(), err.getvalue()
 
 
 class FakeChapters:
@@ -50,7 +44,7 @@ def _papermill_error():
 def test_interrupt_is_recorded_and_resume_runs_only_the_chapters_left(tmp_path):
     out, fake = tmp_path/'run', FakeChapters(stop_in='04_training')
     with mock.patch('mnist_report.chain.execute_chapter', fake):
-        code, _, err = _cli('run', '--quick', '--out', out, '--chapters', CHAPTERS, '-p', 'epochs', '1')
+        code, _, err = cli('run', '--quick', '--out', out, '--chapters', CHAPTERS, '-p', 'epochs', '1')
         assert code == 130 and 'Traceback' not in err
         assert 'interrupted during chapter 04_training' in err and 'Completed chapters (03_model)' in err
         assert 'Not completed: 04_training, index.' in err
@@ -60,7 +54,7 @@ def test_interrupt_is_recorded_and_resume_runs_only_the_chapters_left(tmp_path):
         assert [(c['chapter'], c['status']) for c in manifest['chapters']] == [('03_model', 'ok'),
                                                                                 ('04_training', 'interrupted')]
         fake.calls.clear()
-        code, stdout, err = _cli('run', '--quick', '--out', out, '--resume')
+        code, stdout, err = cli('run', '--quick', '--out', out, '--resume')
     assert code == 0 and 'chain complete: 3 chapters' in stdout, err
     assert [name for name, _ in fake.calls] == ['04_training', 'index']
     assert fake.calls[0][1] == {'epochs': 1, 'run_dir': str(out), 'quick': True, 'resume': True}
@@ -76,7 +70,7 @@ def test_interrupt_is_recorded_and_resume_runs_only_the_chapters_left(tmp_path):
 def test_failed_chapter_is_recorded_and_resume_retries_it(tmp_path):
     out, fake = tmp_path/'run', FakeChapters(stop_in='04_training', error=_papermill_error())
     with mock.patch('mnist_report.chain.execute_chapter', fake):
-        code, _, err = _cli('run', '--quick', '--out', out, '--chapters', CHAPTERS)
+        code, _, err = cli('run', '--quick', '--out', out, '--chapters', CHAPTERS)
         assert code == 1 and 'Traceback' not in err
         assert 'chapter 04_training failed: ZeroDivisionError: division by zero' in err
         assert f'Continue after fixing the cause with: mnist-report run --out {out} --quick --resume' in err
@@ -84,7 +78,7 @@ def test_failed_chapter_is_recorded_and_resume_retries_it(tmp_path):
         assert manifest['status'] == 'failed' and manifest['stopped_at'] == '04_training'
         assert manifest['chapters'][-1]['error'] == 'ZeroDivisionError: division by zero'
         fake.calls.clear()
-        assert _cli('run', '--quick', '--out', out, '--resume')[0] == 0
+        assert cli('run', '--quick', '--out', out, '--resume')[0] == 0
     assert [name for name, _ in fake.calls] == ['04_training', 'index']
     assert read_json(out/'manifest.json')['status'] == 'complete'
 
@@ -109,13 +103,13 @@ def test_resume_with_other_options_is_refused(tmp_path, argv, message):
     write_json(out/'manifest.json', {'quick': True, 'parameters': {'epochs': 1}, 'plan': CHAPTERS.split(','),
                                      'chapters': [], 'status': 'interrupted'})
     with mock.patch('mnist_report.chain.execute_chapter', FakeChapters()) as fake:
-        code, _, err = _cli('run', '--out', out, '--resume', *argv)
+        code, _, err = cli('run', '--out', out, '--resume', *argv)
     assert code == 2 and message in err and 'Traceback' not in err
     assert fake.calls == [] and read_json(out/'manifest.json')['status'] == 'interrupted'
 
 
 def test_resume_without_a_manifest_is_refused(tmp_path):
-    code, _, err = _cli('run', '--quick', '--out', tmp_path/'none', '--resume')
+    code, _, err = cli('run', '--quick', '--out', tmp_path/'none', '--resume')
     assert code == 2 and 'has no manifest.json: there is no run to resume there' in err
 
 
@@ -144,22 +138,38 @@ def test_training_epochs_are_shown_only_with_progress(tmp_path, progress):
     assert 'val_acc 0.9500 (best 0.9500), 3.1 s;' in lines[1]
 
 
-def test_sigint_during_training_then_resume(real_root, tmp_path):
-    "Ctrl-C (SIGINT to the process group, as a terminal sends it) after the first epoch of a real quick training."
-    out = tmp_path/'run'
+def _stopped_after_the_first_epoch(out: Path, real_root, stop) -> tuple[int, str]:
+    """`mnist-report run` of a real quick training (2 epochs, no baseline) into `out`, in a process group of its own,
+    and `stop(child)` called once the first epoch is in history.csv: the child's exit code and standard error."""
     argv = ['run', '--quick', '--out', str(out), '--chapters', '04_training', '-p', 'epochs', '2',
             '-p', 'train_baseline', 'False', '-p', 'data_dir', str(real_root)]
+    # a Python started with SIGINT ignored (as a background job is) keeps ignoring it: take it as from a terminal
     script = 'import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); ' \
              'from mnist_report.cli import main; sys.exit(main())'
     env = {k: v for k, v in os.environ.items() if k not in ('MNIST_REPORT_QUICK', 'MNIST_REPORT_RUN_DIR')}
     child = subprocess.Popen([sys.executable, '-c', script, *argv], cwd=ROOT, env=env, stderr=subprocess.PIPE,
                              text=True, start_new_session=True)
-    deadline = time.monotonic() + 600
-    while not (out/'history.csv').exists() and child.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.2)
-    os.killpg(child.pid, signal.SIGINT)
-    err = child.communicate(timeout=120)[1]
-    assert child.returncode == 130, err
+    try:
+        deadline = time.monotonic() + 600
+        while not (out/'history.csv').exists() and child.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if child.poll() is None:         # one that failed before its first epoch says why in its stderr
+            stop(child)
+        err = child.communicate(timeout=120)[1]
+    finally:
+        if child.poll() is None:         # a child that did not stop is not left training
+            os.killpg(child.pid, signal.SIGKILL)
+            child.wait()
+    return child.returncode, err
+
+
+@pytest.mark.trains
+@pytest.mark.slow
+def test_sigint_during_training_then_resume(real_root, tmp_path):
+    "Ctrl-C (SIGINT to the process group, as a terminal sends it) after the first epoch of a real quick training."
+    out = tmp_path/'run'
+    code, err = _stopped_after_the_first_epoch(out, real_root, lambda child: os.killpg(child.pid, signal.SIGINT))
+    assert code == 130, err
     assert 'Traceback' not in err and 'IPKernelApp' not in err
     assert 'interrupted during chapter 04_training' in err and '04_training: default model, epoch 1/2' in err
     assert f'Continue with: mnist-report run --out {out} --quick --resume' in err
@@ -167,7 +177,7 @@ def test_sigint_during_training_then_resume(real_root, tmp_path):
     assert 'was interrupted' in nbformat.read(out/'04_training.ipynb', 4).cells[0].source
     first_epoch = (out/'history.csv').read_text().splitlines()[1]
 
-    code, _, err = _cli('run', '--quick', '--out', out, '--resume')
+    code, _, err = cli('run', '--quick', '--out', out, '--resume')
     assert code == 0, err
     manifest = read_json(out/'manifest.json')
     assert manifest['status'] == 'complete' and [c['status'] for c in manifest['chapters']] == ['ok']
@@ -177,20 +187,13 @@ def test_sigint_during_training_then_resume(real_root, tmp_path):
     assert not any('was interrupted' in c.source for c in cells)
 
 
+@pytest.mark.trains
+@pytest.mark.slow
 def test_sigterm_during_training_is_recorded_as_an_interrupt(real_root, tmp_path):
     "SIGTERM to the command alone (as `kill PID` or a scheduler sends it) after the first epoch of a real training."
     out = tmp_path/'run'
-    argv = ['run', '--quick', '--out', str(out), '--chapters', '04_training', '-p', 'epochs', '2',
-            '-p', 'train_baseline', 'False', '-p', 'data_dir', str(real_root)]
-    env = {k: v for k, v in os.environ.items() if k not in ('MNIST_REPORT_QUICK', 'MNIST_REPORT_RUN_DIR')}
-    child = subprocess.Popen([sys.executable, '-c', 'import sys; from mnist_report.cli import main; sys.exit(main())',
-                              *argv], cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    deadline = time.monotonic() + 600
-    while not (out/'history.csv').exists() and child.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.2)
-    child.send_signal(signal.SIGTERM)
-    err = child.communicate(timeout=120)[1]
-    assert child.returncode == 130, err
+    code, err = _stopped_after_the_first_epoch(out, real_root, lambda child: child.send_signal(signal.SIGTERM))
+    assert code == 130, err
     assert 'Traceback' not in err and 'interrupted during chapter 04_training' in err
     manifest = read_json(out/'manifest.json')
     assert manifest['status'] == 'interrupted' and manifest['stopped_at'] == '04_training'

@@ -26,13 +26,6 @@ ABOVE_CHANCE = 0.20             # chance is 10% on ten balanced digits
 NOT_JUDGED = {'inverse'}        # see the module docstring
 
 
-@pytest.fixture(scope='module')
-def test_set(real_root):
-    "The genuine MNIST test images (uint8 numpy, N×28×28) and labels."
-    images, labels = load_mnist(real_root, train=False)
-    return images.numpy(), labels.numpy()
-
-
 def hog_features(images) -> np.ndarray:
     "HOG descriptor of each uint8 28×28 image: 9 unsigned orientations, 7×7-px cells, 2×2-cell blocks."
     return np.stack([hog(image, orientations=9, pixels_per_cell=(7, 7), cells_per_block=(2, 2)) for image in images])
@@ -47,8 +40,8 @@ def reader(real_root):
 
 
 @pytest.mark.parametrize('name', list(CORRUPTIONS))
-def test_reproducible_uint8(test_set, name):
-    images = test_set[0][:N_CHECK]
+def test_reproducible_uint8(mnist_test, name):
+    images = mnist_test[0][:N_CHECK]
     out = corrupt(images, name, seed=3)
     assert out.shape == images.shape and out.dtype == np.uint8
     assert np.array_equal(out, corrupt(images, name, seed=3)), 'same seed, different images'
@@ -57,19 +50,21 @@ def test_reproducible_uint8(test_set, name):
 
 
 @pytest.mark.parametrize('name', list(SEVERITY_LEVELS))
-def test_clean_level_is_identity(test_set, name):
-    images = test_set[0][:N_CHECK]
+def test_clean_level_is_identity(mnist_test, name):
+    images = mnist_test[0][:N_CHECK]
     assert np.array_equal(corrupt(images, name, SEVERITY_LEVELS[name][0]), images)
 
 
-def test_reader_reads_clean_digits(reader, test_set):
-    images, labels = test_set
+@pytest.mark.slow
+def test_reader_reads_clean_digits(reader, mnist_test):
+    images, labels = mnist_test
     assert reader.score(hog_features(images[:N_TEST]), labels[:N_TEST]) > 0.9
 
 
 @pytest.mark.parametrize('name', [n for n in CORRUPTIONS if n not in NOT_JUDGED])
-def test_label_survives(reader, test_set, name):
-    images, labels = test_set[0][:N_TEST], test_set[1][:N_TEST]
+@pytest.mark.slow
+def test_label_survives(reader, mnist_test, name):
+    images, labels = mnist_test[0][:N_TEST], mnist_test[1][:N_TEST]
     accuracy = reader.score(hog_features(corrupt(images, name)), labels)
     print(f'{name}: {accuracy:.3f}')
     assert accuracy > ABOVE_CHANCE, f'{name} at severity {CORRUPTIONS[name].severity}: accuracy {accuracy:.1%}'

@@ -1,4 +1,5 @@
 """Error paths of the data layer, each in a temporary folder: the message names the file and the fix."""
+import hashlib
 import shutil
 import subprocess
 import sys
@@ -28,7 +29,15 @@ def _replace(path, data: bytes):
 
 
 def test_genuine_files_verify(real_root):
-    assert set(verify_raw(real_root)) == set(RAW_FILES)
+    """verify_raw returns each file's SHA-256 as hashlib computes it from the bytes, which is the expected digest; a
+    file whose contents are not the expected ones (the expectation changed here, not the file) is refused."""
+    digests = verify_raw(real_root)
+    actual = {name: hashlib.sha256((raw_folder(real_root)/name).read_bytes()).hexdigest() for name in RAW_FILES}
+    assert digests == actual == {name: sha for name, (sha, _) in RAW_FILES.items()}
+    name = 't10k-labels-idx1-ubyte'                         # 10 kB: the cheapest to hash twice
+    sha, size = RAW_FILES[name]
+    with pytest.raises(MNISTDataError, match=f'{name} is corrupt'):
+        verify_raw(real_root, {name: (sha[::-1], size)})
 
 
 def test_canonical_split_reproduces(real_root, tmp_path):

@@ -1,6 +1,4 @@
 """The rendered report: both renderers give the same pages; every page passes a reader's check in Chromium."""
-import contextlib
-import io
 import os
 import re
 import shutil
@@ -11,10 +9,10 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from mnist_report.chain import CHAPTERS
-from mnist_report.cli import main
 from mnist_report.report import RenderError, find_quarto, render, site_pages
 
 from browser_check import CHROMEDRIVER, CHROMIUM, check_site, failures
+from cli_helpers import cli   # tests/cli_helpers.py
 
 EXPECTED_PAGES = [re.sub(r'^\d+_', '', name) + '.html' for name in site_pages()]   # Quarto drops the number
 
@@ -27,6 +25,7 @@ def _tiny_run(folder: Path) -> Path:
     return folder
 
 
+@pytest.mark.renders
 def test_failed_render_keeps_the_previous_site(tmp_path, monkeypatch):
     run = _tiny_run(tmp_path/'run')
     render(run, tmp_path/'site', renderer='fallback')
@@ -57,7 +56,7 @@ def _chain_run():
     return os.environ.get('MNIST_REPORT_CHAIN_RUN') or 'runs/canonical'
 
 
-@pytest.fixture(scope='module', params=['auto', 'fallback'])
+@pytest.fixture(scope='module', params=[pytest.param('auto', marks=pytest.mark.slow), 'fallback'])
 def rendered_site(request, tmp_path_factory):
     "The quick chain of `make test` (or the canonical run) rendered by Quarto (auto) and by the fallback."
     if request.param == 'auto' and os.environ.get('CI') and not find_quarto():
@@ -66,6 +65,7 @@ def rendered_site(request, tmp_path_factory):
     return render(_chain_run(), out, renderer=request.param)
 
 
+@pytest.mark.renders
 def test_both_renderers_give_every_chapter_in_order(rendered_site):
     assert rendered_site['pages'] == EXPECTED_PAGES and not rendered_site['warnings'], rendered_site
     index = (rendered_site['out']/'index.html').read_text()
@@ -76,6 +76,8 @@ def test_both_renderers_give_every_chapter_in_order(rendered_site):
         assert 'fallback renderer' in index
 
 
+@pytest.mark.renders
+@pytest.mark.slow
 def test_every_page_in_headless_chromium(rendered_site, tmp_path):
     if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
         if os.environ.get('CI'):
@@ -90,6 +92,7 @@ def test_every_page_in_headless_chromium(rendered_site, tmp_path):
         assert all(p['search'] for p in report.values())
 
 
+@pytest.mark.renders
 def test_the_checker_catches_debris_and_missing_pages(tmp_path):
     if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
         pytest.skip('headless Chromium not installed')
@@ -104,14 +107,25 @@ def test_the_checker_catches_debris_and_missing_pages(tmp_path):
 
 
 @pytest.mark.skipif(not find_quarto() and not os.environ.get('CI'), reason='Quarto is not installed')
+@pytest.mark.renders
+@pytest.mark.slow
 def test_rendering_the_canonical_run_twice_gives_the_same_pages(tmp_path):
-    outputs = []
+    "Byte for byte, every file of the site (pages, figures, search index, assets): Quarto's output has no render date."
+    sites = []
     for attempt in (1, 2):
-        stdout = io.StringIO()
-        with contextlib.redirect_stdout(stdout):
-            assert main(['render', '--out', str(tmp_path/f'site{attempt}')]) == 0
-        outputs.append(stdout.getvalue())
-        assert re.search(rf'rendered {len(CHAPTERS)} pages with Quarto [\d.]+ in [\d.]+ s', outputs[-1]), outputs[-1]
-    pages = [sorted(p.relative_to(tmp_path/f'site{i}') for p in (tmp_path/f'site{i}').rglob('*.html')) for i in (1, 2)]
-    assert pages[0] == pages[1] and len(pages[0]) >= len(EXPECTED_PAGES)
+        code, out, err = cli('render', '--out', tmp_path/f'site{attempt}')
+        assert code == 0, err
+        assert re.search(rf'rendered {len(CHAPTERS)} pages with Quarto [\d.]+ in [\d.]+ s', out), out
+        site = tmp_path/f'site{attempt}'
+        sites.append({str(p.relative_to(site)): p.read_bytes() for p in site.rglob('*') if p.is_file()})
+    assert sorted(sites[0]) == sorted(sites[1]) and set(EXPECTED_PAGES) <= set(sites[0])
+    differ = [name for name in sorted(sites[0]) if sites[0][name] != sites[1][name]]
+    assert not differ, f'files that differ between two renders: {differ}; first: {_first_difference(sites, differ[0])}'
     shutil.rmtree(tmp_path)
+
+
+def _first_difference(sites: list[dict], name: str) -> str:
+    "Where file `name` of the two renders `sites` first differs, with 60 characters of context either side."
+    a, b = (site[name].decode(errors='replace') for site in sites)
+    i = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+    return f'{name} at character {i}: {a[max(0, i - 60):i + 60]!r} then {b[max(0, i - 60):i + 60]!r}'

@@ -6,18 +6,19 @@ import torch
 
 from mnist_report import robustness as rb
 from mnist_report.corruptions import CORRUPTIONS, SIZE, corrupt
-from mnist_report.data import load_mnist
 from mnist_report.images import mnist_style
 from mnist_report.model import build_model
+
+pytestmark = pytest.mark.network     # every test here runs a network on real or drawn digits
 
 N = 60   # test digits: enough to score, few enough to stay quick
 
 
 @pytest.fixture(scope='module')
-def digits(real_root):
+def digits(mnist_test):
     "The first `N` MNIST test images (numpy uint8) and labels."
-    images, labels = load_mnist(real_root, train=False)
-    return images[:N].numpy(), labels[:N].numpy()
+    images, labels = mnist_test
+    return images[:N], labels[:N]
 
 
 @pytest.fixture(scope='module')

@@ -1,6 +1,4 @@
 """`mnist-report study`: specs and grids, the cache, --force, resumption, failures, --dry-run, Dask (issue 17)."""
-import contextlib
-import io
 import json
 import os
 from dataclasses import asdict
@@ -10,10 +8,11 @@ from unittest import mock
 import pytest
 
 from mnist_report.chain import ChainError, ChainInterrupted
-from mnist_report.cli import main
 from mnist_report.core import DATA_ENV, project_root, read_json
 from mnist_report.study import RECORD, check_members, load_spec, study_members
 from mnist_report.train_config import make_config
+
+from cli_helpers import cli   # tests/cli_helpers.py
 
 ROOT = project_root(Path(__file__).parent)
 TOY = '''name: toy
@@ -25,13 +24,6 @@ members:
     parameters: {ema: 0.0}
 '''
 TOY_MEMBERS = ['a-seed0', 'a-seed1', 'b-seed0', 'b-seed1']
-
-
-def _cli(*argv) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main(list(map(str, argv)))
-    return code, out.getvalue(), err.getvalue()
 
 
 class FakeChain:
@@ -69,7 +61,7 @@ def _study(toy, *options, fake=None):
     "`mnist-report study` of the toy spec with `fake` standing in for the chain; (exit code, stdout, stderr, fake)."
     fake = fake or FakeChain()
     with mock.patch('mnist_report.study_run.run_chain', fake):
-        code, out, err = _cli('study', toy[0], '--out', toy[1], *options)
+        code, out, err = cli('study', toy[0], '--out', toy[1], *options)
     return code, out, err, fake
 
 
@@ -179,7 +171,7 @@ def test_spec_errors_name_the_member_and_the_parameter(toy, change, message):
 
 
 def test_unknown_study_lists_the_studies():
-    code, _, err = _cli('study', 'no-such-study', '--dry-run')
+    code, _, err = cli('study', 'no-such-study', '--dry-run')
     assert code == 2 and "no study 'no-such-study'" in err and 'ablations, ci, crossover, robust, seeds' in err
 
 
@@ -222,11 +214,13 @@ def ci_study(real_root, tmp_path_factory):
         return Path(given), None
     out = tmp_path_factory.mktemp('studies')
     with mock.patch.dict(os.environ, {DATA_ENV: str(real_root)}):
-        code, stdout, err = _cli('study', 'ci', '--quick', '--out', out)
+        code, stdout, err = cli('study', 'ci', '--quick', '--out', out)
     assert code == 0, err
     return out, err
 
 
+@pytest.mark.trains
+@pytest.mark.slow
 def test_a_real_quick_study_runs_and_then_is_cached(ci_study, real_root):
     out, err = ci_study
     for seed in (0, 1):
@@ -242,10 +236,13 @@ def test_a_real_quick_study_runs_and_then_is_cached(ci_study, real_root):
         assert '[2/2] default-seed1: val ' in err and 'Traceback' not in err
     with mock.patch.dict(os.environ, {DATA_ENV: str(real_root)}), \
             mock.patch('mnist_report.study_run.run_chain', side_effect=AssertionError('a cached member ran')):
-        code, stdout, err = _cli('study', 'ci', '--quick', '--out', out)     # the patch fails any execution
+        code, stdout, err = cli('study', 'ci', '--quick', '--out', out)     # the patch fails any execution
     assert code == 0 and '(0 run now, 2 cached), 0 failed' in stdout, err
 
 
+@pytest.mark.trains
+@pytest.mark.cluster
+@pytest.mark.slow
 def test_members_run_on_a_dask_cluster(real_root, tmp_path):
     distributed = pytest.importorskip('dask.distributed')
     spec = tmp_path/'dask.yaml'
@@ -257,12 +254,12 @@ def test_members_run_on_a_dask_cluster(real_root, tmp_path):
             distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
                                      dashboard_address=None) as cluster:
         options = ('--quick', '--out', tmp_path/'out', '--scheduler', cluster.scheduler_address)
-        code, out, err = _cli('study', spec, *options)
+        code, out, err = cli('study', spec, *options)
         assert code == 0, err
         record = read_json(tmp_path/'out'/'dask'/'one'/RECORD)
         assert record['status'] == 'complete' and record['result']['epochs'] == 1 and record['host']
         assert '[1/1] one: val ' in err and '1 of 1 members complete (1 run now, 0 cached)' in out
-        code, out, err = _cli('study', spec, *options)
+        code, out, err = cli('study', spec, *options)
         assert code == 0 and '(0 run now, 1 cached)' in out
 
 

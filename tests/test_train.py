@@ -33,6 +33,8 @@ def _weights(run):
     return load_file(run/'best'/'model.safetensors')
 
 
+@pytest.mark.trains
+@pytest.mark.slow
 def test_same_seed_same_history_and_weights(prepared, real_root, tmp_path):
     a, b = _copy(prepared, tmp_path/'a'), _copy(prepared, tmp_path/'b')
     train(a, make_config(**SMALL, seed=3), real_root, quick=True, progress=False)
@@ -42,6 +44,8 @@ def test_same_seed_same_history_and_weights(prepared, real_root, tmp_path):
     assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
 
 
+@pytest.mark.trains
+@pytest.mark.slow
 def test_other_seed_other_weights(prepared, real_root, tmp_path):
     a, b = _copy(prepared, tmp_path/'a'), _copy(prepared, tmp_path/'b')
     train(a, make_config(**{**SMALL, 'epochs': 1}, seed=0), real_root, quick=True, progress=False)
@@ -49,6 +53,8 @@ def test_other_seed_other_weights(prepared, real_root, tmp_path):
     assert not torch.equal(_weights(a)['head.1.weight'], _weights(b)['head.1.weight'])
 
 
+@pytest.mark.trains
+@pytest.mark.slow
 def test_the_environment_s_thread_count_does_not_change_the_result(prepared, real_root, tmp_path):
     "The run's own thread count (TrainConfig.threads) is used, whatever the process was set to before."
     a, b = _copy(prepared, tmp_path/'a'), _copy(prepared, tmp_path/'b')
@@ -67,6 +73,8 @@ def test_the_environment_s_thread_count_does_not_change_the_result(prepared, rea
 
 
 @pytest.mark.skipif(pick_threads() < 2, reason='needs two cores')
+@pytest.mark.trains
+@pytest.mark.slow
 def test_the_thread_count_changes_the_numbers(prepared, real_root, tmp_path):
     "Why the count is part of the configuration: one thread and two sum the gradients differently."
     a, b = _copy(prepared, tmp_path/'a'), _copy(prepared, tmp_path/'b')
@@ -75,6 +83,8 @@ def test_the_thread_count_changes_the_numbers(prepared, real_root, tmp_path):
     assert not torch.equal(_weights(a)['head.1.weight'], _weights(b)['head.1.weight'])
 
 
+@pytest.mark.trains
+@pytest.mark.slow
 def test_interrupted_then_resumed_equals_uninterrupted(prepared, real_root, tmp_path):
     cfg = dict(**{**SMALL, 'epochs': 3}, seed=0)
     a, b = _copy(prepared, tmp_path/'a'), _copy(prepared, tmp_path/'b')
@@ -93,6 +103,7 @@ def test_interrupted_then_resumed_equals_uninterrupted(prepared, real_root, tmp_
     assert all(torch.equal(state_a[k], state_b[k]) for k in state_a)
 
 
+@pytest.mark.trains
 def test_resume_with_other_parameters_is_refused(prepared, real_root, tmp_path):
     a = _copy(prepared, tmp_path/'a')
     train(a, make_config(**{**SMALL, 'epochs': 1}), real_root, quick=True, progress=False)
