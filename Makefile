@@ -38,7 +38,7 @@ STUDY_FLAGS = $(if $(QUICK),--quick) $(if $(FORCE),--force) $(if $(DRY_RUN),--dr
 
 # Kernel settings: MKL, oneDNN and ATen let one machine run the kernels another processor would, which moves trained
 # numbers as another CPU does. `make test-kernels` runs the whole test suite under each of KERNEL_SETTINGS, one after
-# the other (about 15 minutes of both cores each: run it alone). `sse41` differs from the default on every x86-64 CPU.
+# the other (as long as make test each: run it alone). `sse41` differs from the default on every x86-64 CPU.
 KERNELS_default :=
 KERNELS_avx2 := MKL_ENABLE_INSTRUCTIONS=AVX2 MKL_CBWR=COMPATIBLE ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2
 KERNELS_avx512core := ONEDNN_MAX_CPU_ISA=AVX512_CORE
