@@ -43,7 +43,7 @@ KERNELS_default :=
 KERNELS_avx2 := MKL_ENABLE_INSTRUCTIONS=AVX2 MKL_CBWR=COMPATIBLE ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2
 KERNELS_avx512core := ONEDNN_MAX_CPU_ISA=AVX512_CORE
 KERNELS_sse41 := MKL_ENABLE_INSTRUCTIONS=SSE4_2 MKL_CBWR=COMPATIBLE ONEDNN_MAX_CPU_ISA=SSE41 ATEN_CPU_CAPABILITY=default
-KERNEL_SETTINGS ?= default avx2 avx512core
+KERNEL_SETTINGS ?= default avx2 avx512core    # avx512core equals default on a CPU without AVX-512
 KERNEL_LOGS := $(CURDIR)/build/test-kernels
 CPU = $(BIN)/python -c 'from mnist_report.study_run import cpu_description; print(cpu_description())'
 
@@ -115,6 +115,7 @@ test-kernels: setup
 
 ## test-kernel-NAME: make test under the kernel setting KERNELS_NAME, its log in build/test-kernels/NAME.log
 test-kernel-%: setup
+	$(if $(filter undefined,$(origin KERNELS_$*)),$(error unknown kernel setting '$*': the Makefile defines KERNELS_NAME))
 	@mkdir -p $(KERNEL_LOGS)
 	@echo "== make test under kernel setting $*: $(or $(KERNELS_$*),the default kernels)"
 	@start=$$(date +%s); rc=0; \
@@ -126,6 +127,7 @@ test-kernel-%: setup
 ## quick mode) and the tests marked `trains` or `network` (the quick chain and CI study are make test's, not rerun)
 SETTING ?= avx2
 test-networks: setup
+	$(if $(filter undefined,$(origin KERNELS_$(SETTING))),$(error unknown kernel setting '$(SETTING)'))
 	rm -rf $(TEST_RUN)-$(SETTING)
 	env $(KERNELS_$(SETTING)) $(WITH_QUARTO) MNIST_REPORT_QUICK=1 MNIST_REPORT_RUN_DIR=$(TEST_RUN)-$(SETTING) \
 	  $(BIN)/nbdev_test --n_workers 2 --timing --skip_file_re $(CHAPTER_RE)

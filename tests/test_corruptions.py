@@ -24,8 +24,9 @@ N_CHECK = 2000                  # test images for the reproducibility checks (th
 N_TRAIN, N_TEST = 5000, 1000    # the quick reader: clean training images, corrupted test images
 ABOVE_CHANCE = 0.20             # chance is 10% on ten balanced digits
 # The reader is fitted in float64 by scikit-learn (scipy's L-BFGS on numpy's OpenBLAS), which torch's kernel settings
-# do not touch. Its accuracies were identical to the last image under OpenBLAS's Haswell, Zen and Prescott (SSE3)
-# kernels (OPENBLAS_CORETYPE, AMD EPYC, 2026-12-07); the lowest, impulse noise at 0.339, is 139 images above the bar.
+# do not touch (the warped corruptions' inputs may move by a grey level under them). Its accuracies were identical to
+# the last image under OpenBLAS's Haswell, Zen and Prescott (SSE3) kernels (OPENBLAS_CORETYPE, AMD EPYC, 2026-12-07);
+# the lowest, impulse noise at 0.339, is 139 images above the bar.
 NOT_JUDGED = {'inverse'}        # see the module docstring
 
 
