@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import json
+import logging
 import os
 import sys
 import threading
@@ -17,6 +18,7 @@ from pathlib import Path
 import nbformat
 import papermill as pm
 from jupyter_client.manager import AsyncKernelManager
+from nbclient.exceptions import DeadKernelError
 from papermill.engines import NBClientEngine, papermill_engines
 from papermill.execute import ERROR_MARKER_TAG
 from tqdm import tqdm
@@ -25,7 +27,8 @@ from .core import QUICK_ENV, RUN_ENV, atomic_write
 
 # %% auto #0
 __all__ = ['ENGINE', 'HookedEngine', 'cell_section', 'cell_status', 'history_files', 'epoch_line', 'EpochWatcher', 'watching',
-           'LoggedKernelManager', 'kernel_manager', 'drop_injected_parameters', 'execute_chapter', 'mark_interrupted']
+           'LoggedKernelManager', 'kernel_manager', 'drop_injected_parameters', 'UnretrievedDeadKernel',
+           'execute_chapter', 'mark_interrupted']
 
 # %% ../nbs/80a_execute.ipynb #f02901fb
 ENGINE = 'mnist_report'
@@ -195,6 +198,15 @@ def _environment(unset=()):
         yield
     finally:
         os.environ.update(saved)
+
+# %% ../nbs/80a_execute.ipynb #f5a48468
+class UnretrievedDeadKernel(logging.Filter):
+    "Drops asyncio's report of a cell task's `DeadKernelError` that nobody retrieved (an interrupted chapter's)."
+    def filter(self, record: logging.LogRecord) -> bool:
+        dead = record.exc_info is not None and isinstance(record.exc_info[1], DeadKernelError)
+        return not (dead and 'never retrieved' in record.getMessage())
+
+logging.getLogger('asyncio').addFilter(UnretrievedDeadKernel())
 
 # %% ../nbs/80a_execute.ipynb #ed3466d9
 def execute_chapter(source, target, parameters: dict, in_place: bool = False, log=None, on_cell=None) -> None:
