@@ -1,4 +1,6 @@
 """The chain (`mnist-report run`), its manifest, and the README's generated results."""
+import csv
+import io
 import os
 import re
 import shutil
@@ -46,6 +48,50 @@ def test_quick_chain_is_complete_and_recorded(quick_chain):
                      'metrics.json', 'hub/model.safetensors', 'hub/config.json', 'hub/README.md'):
         assert (quick_chain/artifact).is_file(), artifact
     assert read_json(quick_chain/'metrics.json')['run']['quick'] is True
+
+
+def _without_seconds_columns(text: str) -> str:
+    "A CSV file's text without its columns of measured seconds."
+    rows = list(csv.reader(io.StringIO(text)))
+    keep = [i for i, column in enumerate(rows[0]) if not column.endswith('seconds')]
+    return '\n'.join(','.join(row[i] for i in keep) for row in rows)
+
+
+# What may differ between two runs of the same chain: where each was executed and how long it took
+NOT_RECORDS = ('*.ipynb', 'logs/*', 'manifest.json', 'figures/*')    # notebooks, logs, PNG encodings
+TIMED_RECORDS = {                     # by path in the run, else by file name
+    'last_state.pt': None,            # resume state, pickled with its history's seconds (the weights are in best/)
+    'hub/README.md': None,            # the model card: its numbers come from the records compared here, plus minutes
+    'history.csv': _without_seconds_columns,
+    'train_summary.json': lambda text: re.sub(r'"(\w*seconds)": [\d.e-]+', r'"\1": 0', text),
+}
+
+
+def _records(run: Path) -> dict[str, bytes]:
+    "Every record of `run` by relative path, time measurements taken out (`TIMED_RECORDS`)."
+    records = {}
+    for path in sorted(p for p in run.rglob('*') if p.is_file()):
+        name = path.relative_to(run).as_posix()
+        rule = TIMED_RECORDS.get(name, TIMED_RECORDS.get(path.name, bytes))
+        if rule is None or any(path.relative_to(run).match(pattern) for pattern in NOT_RECORDS):
+            continue
+        records[name] = path.read_bytes() if rule is bytes else rule(path.read_text(encoding='utf-8')).encode()
+    return records
+
+
+@pytest.mark.trains
+def test_two_quick_runs_on_one_machine_give_identical_records(quick_chain):
+    """Same parameters and seed on the same machine, the same numbers: the quick run nbdev_test made of the chapters
+    (`make test`'s build/test-run) and the CLI's quick chain have byte-identical weights, splits, logits and records
+    (training times aside). This is the exactness check of the chapters that train and evaluate networks."""
+    other = os.environ.get('MNIST_REPORT_TEST_RUN')
+    if not (other and (Path(other)/'metrics.json').exists()):
+        pytest.skip('needs the quick run of nbdev_test: `make test` sets MNIST_REPORT_TEST_RUN')
+    ours, theirs = _records(quick_chain), _records(Path(other))
+    assert {'best/model.safetensors', 'baseline/best/model.safetensors', 'metrics.json', 'logits.npz',
+            'deploy.json', 'history.csv', 'train_summary.json'} <= set(ours)
+    assert sorted(ours) == sorted(theirs)
+    assert [name for name in ours if ours[name] != theirs[name]] == []
 
 
 def test_unknown_parameter_is_rejected_before_anything_runs(tmp_path):
