@@ -11,7 +11,7 @@ import hashlib
 import itertools
 import json
 import re
-from dataclasses import fields
+from dataclasses import asdict, fields
 from pathlib import Path
 
 import yaml
@@ -20,19 +20,21 @@ from .chain import CHAPTERS, check_parameters, data_hashes
 from .core import display_path, is_quick, project_root, read_json, resolve_path
 from .data import MNISTDataError
 from .metrics_json import load_metrics
-from .train_config import TrainConfig, make_config
+from .train_key import training_code_digest
+from .train_config import TrainConfig, baseline_config, make_config
 
 # %% auto #0
-__all__ = ['STUDIES_DIR', 'STUDY_RUNS', 'STUDY_CHAPTERS', 'RECORD', 'RECIPE_FILE', 'WITHOUT_DEFAULTS', 'MEMBER_MINUTES',
-           'StudyError', 'find_spec', 'load_spec', 'expand_grid', 'study_members', 'member_config', 'check_members',
-           'member_modules', 'cell_sources', 'code_hash', 'code_sources', 'data_digest', 'member_key',
-           'without_defaults', 'optional_json', 'member_state', 'study_folder', 'plan_study', 'member_estimate',
+__all__ = ['STUDIES_DIR', 'STUDY_RUNS', 'STUDY_CHAPTERS', 'TRAINING_CHAPTER', 'RECORD', 'MEMBER_MINUTES', 'StudyError',
+           'find_spec', 'load_spec', 'expand_grid', 'study_members', 'member_config', 'check_members', 'member_modules',
+           'cell_sources', 'code_hash', 'data_digest', 'training_key', 'member_key', 'evaluated_chapters',
+           'optional_json', 'kept_weights', 'member_state', 'study_folder', 'plan_study', 'member_estimate',
            'member_result', 'result_line', 'dry_run_lines']
 
 # %% ../nbs/81_study.ipynb #cc52badd
 STUDIES_DIR = 'studies'                                   # the specs, one YAML file per study
 STUDY_RUNS = {False: 'runs/studies', True: 'runs/studies-quick'}   # where members run (by quick mode)
 STUDY_CHAPTERS = ('04_training', '05_evaluation')
+TRAINING_CHAPTER = '04_training'                          # the chapter that trains: its results have their own key
 RECORD = 'study_member.json'                              # the member's record, beside the chain's manifest.json
 _SPEC_KEYS, _MEMBER_KEYS = ('name', 'description', 'chapters', 'defaults', 'members'), ('name', 'parameters')
 _NAME = re.compile(r'[A-Za-z0-9][A-Za-z0-9._-]*')
@@ -125,12 +127,12 @@ def check_members(spec: dict, members: list, quick: bool = False) -> None:
     for member in members:
         try:
             check_parameters(member['parameters'], spec['chapters'])
-            if '04_training' in spec['chapters']:
+            if TRAINING_CHAPTER in spec['chapters']:
                 member_config(member['parameters'], quick).validate()
         except ValueError as e:
             raise StudyError(f"study {spec['name']}, member {member['name']}: {e}") from None
 
-# %% ../nbs/81_study.ipynb #27f89003
+# %% ../nbs/81_study.ipynb #720909a9
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -188,7 +190,7 @@ def cell_sources(name: str, cells: list) -> bytes:
     return json.dumps([name, [(c['cell_type'], ''.join(c['source'])) for c in cells]]).encode()
 
 def code_hash(chapters, root=None) -> str:
-    "SHA-256 of the code members run: the cell sources of `chapters` and the package files they use (`member_modules`)."
+    "SHA-256 of the code `chapters` run: their cell sources and the package files they use (`member_modules`)."
     root = Path(root or project_root())
     digest = hashlib.sha256()
     for path in member_modules(chapters, root):
@@ -197,16 +199,6 @@ def code_hash(chapters, root=None) -> str:
         digest.update(cell_sources(name, _chapter_cells(root, name)))
     return digest.hexdigest()
 
-def code_sources(chapters, root=None) -> dict[str, str]:
-    """SHA-256 of each part `code_hash` covers: every package file (`member_modules`) and each chapter's cell sources;
-    and of the recipe file without its default values (`without_defaults`)."""
-    root = Path(root or project_root())
-    files = {p.relative_to(root).as_posix(): _sha256(p.read_bytes()) for p in member_modules(chapters, root)}
-    if RECIPE_FILE in files:                        # RECIPE_FILE, without_defaults: below
-        files[RECIPE_FILE + WITHOUT_DEFAULTS] = without_defaults((root/RECIPE_FILE).read_text(encoding='utf-8'))
-    chapters = {f'nbs/{name}.ipynb': _sha256(cell_sources(name, _chapter_cells(root, name))) for name in chapters}
-    return {**files, **chapters}
-
 def data_digest(data_dir=None) -> str:
     "SHA-256 of the data files' SHA-256 (`chain.data_hashes`); `MNISTDataError` if they cannot be read."
     hashes = data_hashes(data_dir)
@@ -214,31 +206,30 @@ def data_digest(data_dir=None) -> str:
         raise MNISTDataError(hashes['error'])
     return _sha256(json.dumps(hashes['sha256'], sort_keys=True).encode())
 
-def member_key(parameters: dict, quick: bool, chapters, code: str, data: str) -> dict:
-    "What a member's results depend on, and `key`: the SHA-256 of all of it."
-    parts = dict(parameters=parameters, quick=bool(quick), chapters=list(chapters), code=code, data=data)
+# %% ../nbs/81_study.ipynb #ddd6139e
+def training_key(parameters: dict, quick: bool, data: str, code: str | None = None) -> dict:
+    "What a member's weights depend on (configurations, quick mode, data, training `code`), and `key`: its SHA-256."
+    cfg = member_config(parameters, quick)
+    baseline = baseline_config(cfg, quick) if parameters.get('train_baseline', True) else None
+    parts = dict(config=asdict(cfg), baseline=asdict(baseline) if baseline else None, quick=bool(quick), data=data,
+                 code=code or training_code_digest())
+    parts = json.loads(json.dumps(parts))        # tuples as lists: the parts as a record reads them back
     return {**parts, 'key': _sha256(json.dumps(parts, sort_keys=True).encode())}
 
-# %% ../nbs/81_study.ipynb #98d42ce9
-RECIPE_FILE = 'mnist_report/train_config.py'      # where the recipe's defaults are written (TrainConfig, RECIPES)
-WITHOUT_DEFAULTS = ' without defaults'             # the suffix of its digest without them, in a record's sources
+def member_key(parameters: dict, quick: bool, chapters, code: str, data: str) -> dict:
+    "What a member's results depend on (parameters, `chapters` and their `code`, data, training key), and its `key`."
+    training = training_key(parameters, quick, data) if TRAINING_CHAPTER in chapters else None
+    parts = dict(parameters=parameters, quick=bool(quick), chapters=list(chapters), code=code, data=data,
+                 training=training)
+    return {**parts, 'key': _sha256(json.dumps(parts, sort_keys=True).encode())}
 
-def without_defaults(source: str) -> str:
-    "SHA-256 of `source`'s syntax tree with `TrainConfig`'s field defaults and the value of `RECIPES` blanked out."
-    tree = ast.parse(source)
-    for node in tree.body:
-        if isinstance(node, ast.ClassDef) and node.name == 'TrainConfig':
-            for field_node in node.body:
-                if isinstance(field_node, ast.AnnAssign):
-                    field_node.value = None
-        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            if 'RECIPES' in {getattr(t, 'id', None) for t in targets}:
-                node.value = ast.Constant(None)
-    return _sha256(ast.dump(tree).encode())
+def evaluated_chapters(chapters) -> list[str]:
+    "The chapters of `chapters` after training: what runs again when only they changed."
+    return [name for name in chapters if name != TRAINING_CHAPTER]
 
-# %% ../nbs/81_study.ipynb #1015aa81
+# %% ../nbs/81_study.ipynb #a15368f8
 _PARTS = ('parameters', 'quick', 'chapters', 'code', 'data')
+_TRAINING_PARTS = ('config', 'baseline', 'quick', 'data', 'code')
 
 def optional_json(path) -> dict | None:
     "The JSON object at `path`, or None if it is missing or unreadable."
@@ -247,16 +238,35 @@ def optional_json(path) -> dict | None:
     except (OSError, ValueError):
         return None
 
+def kept_weights(folder, training: dict) -> bool:
+    "Whether member `folder` holds the weights its `training` key trains: the model's, and the baseline's if any."
+    folders = [Path(folder)/'best'] + ([Path(folder)/'baseline'/'best'] if training.get('baseline') else [])
+    return all((f/'model.safetensors').is_file() and (f/'checkpoint.json').is_file() for f in folders)
+
+def _what_changed(old: dict | None, new: dict | None, parts) -> str:
+    return ', '.join(p for p in parts if (old or {}).get(p) != (new or {}).get(p))
+
 def member_state(folder, key: dict) -> tuple[str, str]:
-    "('cached' | 'resume' | 'changed' | 'new', why) for the member in `folder` whose key now is `key`."
+    "('cached' | 'resume' | 'evaluate' | 'changed' | 'new', why) for the member in `folder` whose key now is `key`."
     record, manifest = optional_json(Path(folder)/RECORD), optional_json(Path(folder)/'manifest.json')
     if record is None:
         return ('new', '') if manifest is None else ('changed', 'a run without a study record')
-    if record.get('key') != key['key']:
-        return 'changed', ', '.join(p for p in _PARTS if record.get(p) != key[p]) + ' changed'
-    if record.get('status') == 'complete' and (manifest or {}).get('status') == 'complete':
-        return 'cached', ''
-    return ('resume', str(record.get('status'))) if manifest else ('new', '')
+    if record.get('key') == key['key']:
+        if record.get('status') == 'complete' and (manifest or {}).get('status') == 'complete':
+            return 'cached', ''
+        return ('resume', str(record.get('status'))) if manifest else ('new', '')
+    old_training, training, changed = record.get('training'), key['training'], _what_changed(record, key, _PARTS)
+    if not training:
+        return 'changed', f'{changed} changed'
+    if not old_training:
+        return 'changed', 'its record has no training key'
+    if old_training.get('key') != training['key']:
+        return 'changed', f"training: {_what_changed(old_training, training, _TRAINING_PARTS)} changed"
+    if record.get('trained') != 'complete':
+        return 'changed', f'{changed} changed; its training did not complete'
+    if not kept_weights(folder, training):
+        return 'changed', f'{changed} changed; its weights are not kept'
+    return 'evaluate', f'{changed} changed; its training did not'
 
 # %% ../nbs/81_study.ipynb #0aee1b50
 def study_folder(spec: dict, quick: bool = False, out=None) -> Path:
@@ -267,13 +277,12 @@ def plan_study(spec: dict, quick: bool = False, out=None, force: bool = False) -
     "One task per member of `spec` (checked): folder, shown parameters, key, state and why, last duration."
     quick, members = is_quick(quick), study_members(spec)
     check_members(spec, members, quick)
-    code, sources, digests, tasks = code_hash(spec['chapters']), code_sources(spec['chapters']), {}, []
+    code, digests, tasks = code_hash(evaluated_chapters(spec['chapters'])), {}, []
     for member in members:
         data_dir = member['parameters'].get('data_dir')
         if data_dir not in digests:
             digests[data_dir] = data_digest(data_dir)
-        # `sources` (recorded, not part of the key) lets `rekey_study` check a member after the key's definition changes
-        key = {**member_key(member['parameters'], quick, spec['chapters'], code, digests[data_dir]), 'sources': sources}
+        key = member_key(member['parameters'], quick, spec['chapters'], code, digests[data_dir])
         folder = study_folder(spec, quick, out)/member['name']
         state, why = ('forced', '--force') if force else member_state(folder, key)
         record = optional_json(folder/RECORD) or {}
@@ -328,9 +337,11 @@ def dry_run_lines(spec: dict, tasks: list, quick: bool = False, out=None) -> lis
     folder = display_path(study_folder(spec, quick, out))
     lines = [f"study {spec['name']}: {spec['description']}".rstrip(': '),
              f"chapters {', '.join(spec['chapters'])}; member folders in {folder}/"]
-    for t in tasks:
-        state = t['state'] + (f" ({t['why']})" if t['why'] else '')
-        lines.append(f"  {t['member']:<{width}}  {state:<28} {' '.join(f'{k}={v}' for k, v in t['shown'].items())}")
+    states = [t['state'] + (f" ({t['why']})" if t['why'] else '') for t in tasks]
+    state_width = max(map(len, states))
+    for t, state in zip(tasks, states):
+        shown = ' '.join(f'{k}={v}' for k, v in t['shown'].items())
+        lines.append(f"  {t['member']:<{width}}  {state:<{state_width}}  {shown}")
     todo = sum(t['state'] != 'cached' for t in tasks)
     seconds, source = member_estimate(tasks, quick)
     minutes = todo * seconds / 60

@@ -21,9 +21,9 @@ from tqdm import tqdm
 
 from .chain import ChainError, run_chain
 from .core import display_path, is_quick, project_root, write_json
-from .study import (RECORD, STUDIES_DIR, STUDY_RUNS, StudyError, dry_run_lines, load_spec, member_estimate,
-                                member_result, optional_json, plan_study, result_line, study_folder)
-from .study_rekey import rekey_member
+from .study import (RECORD, STUDIES_DIR, STUDY_RUNS, TRAINING_CHAPTER, StudyError, dry_run_lines,
+                                evaluated_chapters, load_spec, member_estimate, member_result, optional_json,
+                                plan_study, result_line, study_folder)
 
 # %% auto #0
 __all__ = ['SCHEDULER_TIMEOUT', 'load_average', 'cpu_description', 'run_member', 'StudyInterrupted', 'study_command', 'run_study',
@@ -73,27 +73,44 @@ def cpu_description() -> str:
     shown = [f for f in ('avx2', 'avx512f', 'avx512_bf16', 'amx_bf16') if f in flags]
     return f"{model} ({', '.join(shown) or 'no AVX2'}; {os.cpu_count()} CPUs)"
 
+def _training_run(earlier: dict, record: dict) -> dict:
+    "Where and when the member's weights were trained: by the `earlier` run it continues or evaluates, else this one."
+    return earlier.get('training_run') or {k: record[k] for k in ('started', 'host', 'cpu')}
+
+def _trained(folder: Path, earlier: str | None) -> str | None:
+    "'complete' once the training chapter has completed in the member's run (or an earlier run it evaluates again)."
+    chapters = (optional_json(folder/'manifest.json') or {}).get('chapters', [])
+    ok = any(c['chapter'] == TRAINING_CHAPTER and c['status'] == 'ok' for c in chapters)
+    return 'complete' if ok or earlier == 'complete' else earlier
+
 def run_member(task: dict) -> dict:
-    "Run one member's chapters into its folder with the chain and record the outcome; its record."
-    folder, key = Path(task['folder']), task['key']
-    if task['state'] in _FRESH and folder.exists():
+    """Run one member's chapters into its folder with the chain and record the outcome; its record. A member whose
+    training is unchanged (state 'evaluate') runs only the chapters after training, on its kept weights."""
+    folder, key, state = Path(task['folder']), task['key'], task['state']
+    if state in _FRESH and folder.exists():
         shutil.rmtree(folder)                           # no artifact of an older run survives
     folder.mkdir(parents=True, exist_ok=True)
+    earlier = (optional_json(folder/RECORD) or {}) if state in ('evaluate', 'resume') else {}
     record = dict(study=task['study'], member=task['member'], **key, status='running', started=_now(),
                   host=platform.node(), cpu=cpu_description(), load_before=load_average(), result={})
+    record.update(training_run=_training_run(earlier, record), trained=earlier.get('trained'))
     write_json(folder/RECORD, record)
+    chapters = None if state == 'resume' else evaluated_chapters(key['chapters']) if state == 'evaluate' \
+        else key['chapters']
     start = time.perf_counter()
     try:
         with _in_project(task['root']):
-            manifest = run_chain(folder, quick=key['quick'], params=key['parameters'], chapters=key['chapters'],
-                                 progress=task['progress'], resume=task['state'] == 'resume')
+            manifest = run_chain(folder, quick=key['quick'], params=key['parameters'], chapters=chapters,
+                                 progress=task['progress'], resume=state == 'resume')
     except KeyboardInterrupt:
+        record['trained'] = _trained(folder, record['trained'])
         _close(record, folder, 'interrupted', time.perf_counter() - start, 'interrupted (Ctrl-C)')
         raise
     except Exception as e:
         error = str(e).splitlines()[0] if isinstance(e, ChainError) else f'{type(e).__name__}: {e}'
+        record['trained'] = _trained(folder, record['trained'])
         return _close(record, folder, 'failed', time.perf_counter() - start, error)
-    record['result'] = member_result(folder)
+    record.update(result=member_result(folder), trained=_trained(folder, record['trained']))
     return _close(record, folder, 'complete', manifest.get('total_seconds') or time.perf_counter() - start)
 
 # %% ../nbs/81a_study_run.ipynb #048c8b50
@@ -230,10 +247,6 @@ def cmd_study(args) -> int:
         print('\n'.join(dry_run_lines(spec, plan_study(spec, args.quick, args.out, args.force), is_quick(args.quick),
                                       args.out)))
         return 0
-    if args.rekey:
-        for task in plan_study(spec, args.quick, args.out):
-            print(f"{task['member']}: {rekey_member(task)}")
-        return 0
     try:
         result = run_study(spec, args.quick, args.out, args.force, args.scheduler)
     except StudyInterrupted as e:
@@ -258,6 +271,4 @@ def add_study_command(commands) -> None:
     study.add_argument('--dry-run', action='store_true', help='list the members, which are cached, the time left')
     study.add_argument('--scheduler', metavar='ADDRESS', help='run the members on this Dask distributed scheduler '
                        '(e.g. tcp://host:8786; the workers must see this folder); default: here, one at a time')
-    study.add_argument('--rekey', action='store_true', help='after a change of what the cache key covers: keep the '
-                       'complete members whose files are all unchanged (their recorded sources say so); runs nothing')
     study.set_defaults(func=cmd_study)

@@ -15,8 +15,8 @@ import torch
 from .model import MODELS
 
 # %% auto #0
-__all__ = ['OPTIMIZERS', 'SCHEDULES', 'PRECISIONS', 'RECIPES', 'QUICK_EPOCHS', 'TrainConfig', 'make_config', 'pick_device',
-           'pick_precision', 'pick_threads', 'torch_threads']
+__all__ = ['OPTIMIZERS', 'SCHEDULES', 'PRECISIONS', 'RECIPES', 'QUICK_EPOCHS', 'TrainConfig', 'make_config', 'baseline_config',
+           'pick_device', 'pick_precision', 'pick_threads', 'torch_threads']
 
 # %% ../nbs/00_train_config.ipynb #02b1baba
 OPTIMIZERS = ('adamw', 'sgd', 'adadelta')
@@ -104,6 +104,13 @@ def make_config(recipe: str | None = None, quick: bool = False, **overrides) -> 
         raise ValueError(f"recipe must be one of {sorted(RECIPES)}, got {recipe!r}")
     quick_epochs = {'epochs': QUICK_EPOCHS} if quick else {}
     return TrainConfig(**{**RECIPES[recipe], **quick_epochs, **overrides})
+
+# %% ../nbs/00_train_config.ipynb #7ab1274d
+def baseline_config(cfg: TrainConfig, quick: bool = False) -> TrainConfig | None:
+    "The configuration of the baseline trained beside `cfg`'s model; None if `cfg` already trains the baseline."
+    if cfg.model != 'default':
+        return None
+    return make_config('pytorch-examples', quick=quick, seed=cfg.seed, precision=cfg.precision, threads=cfg.threads)
 
 # %% ../nbs/00_train_config.ipynb #eee7520c
 def pick_device(device: str = 'auto') -> torch.device:

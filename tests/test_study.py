@@ -29,11 +29,12 @@ TOY_MEMBERS = ['a-seed0', 'a-seed1', 'b-seed0', 'b-seed1']
 class FakeChain:
     "Stands in for `run_chain`: notes each member run, writes what the chapters would; fails or stops where told."
     def __init__(self, fail=(), stop_in=None):
-        self.calls, self.fail, self.stop_in = [], set(fail), stop_in
+        self.calls, self.chapters, self.fail, self.stop_in = [], [], set(fail), stop_in
 
     def __call__(self, out, quick=False, params=None, chapters=None, progress=True, resume=False):
         out, name = Path(out), Path(out).name
         self.calls.append((name, resume))
+        self.chapters.append(chapters)
         manifest = {'status': 'running', 'parameters': params, 'quick': quick, 'chapters': []}
         (out/'manifest.json').write_text(json.dumps(manifest))
         if name == self.stop_in:
@@ -43,7 +44,12 @@ class FakeChain:
             (out/'manifest.json').write_text(json.dumps({**manifest, 'status': 'failed'}))
             raise ChainError('chapter 04_training failed: ValueError: boom\nThe chain stopped there.')
         (out/'train_summary.json').write_text('{"best_val_acc": 0.99, "epochs_run": 1, "train_seconds": 6.0}')
-        manifest.update(status='complete', total_seconds=12.0)
+        if '04_training' in (chapters or []):          # the weights the training chapter keeps
+            (out/'best').mkdir(exist_ok=True)
+            for name in ('model.safetensors', 'checkpoint.json'):
+                (out/'best'/name).write_text('{}')
+        manifest.update(status='complete', total_seconds=12.0,
+                        chapters=[{'chapter': c, 'status': 'ok'} for c in chapters or ['04_training', '05_evaluation']])
         (out/'manifest.json').write_text(json.dumps(manifest))
         return manifest
 
@@ -90,16 +96,30 @@ def test_second_run_is_cached_force_reruns_and_a_changed_member_reruns(toy):
     toy[0].write_text(TOY.replace('ema: 0.0', 'ema: 0.5'))
     code, out, err, fake = _study(toy)
     assert code == 0 and fake.calls == [('b-seed0', False), ('b-seed1', False)]
-    assert 'parameters changed: 2' in err and '(2 run now, 2 cached)' in out
+    assert 'training: config changed: 2' in err and '(2 run now, 2 cached)' in out
 
 
-def test_changed_code_or_quick_mode_reruns(toy):
+def test_changed_evaluation_reevaluates_kept_weights_and_changed_training_retrains(toy):
     _study(toy)
-    with mock.patch('mnist_report.study.code_hash', return_value='0' * 64):
+    first = read_json(toy[1]/'toy'/'a-seed0'/RECORD)
+    with mock.patch('mnist_report.study.code_hash', return_value='0' * 64):    # the code after training
         code, _, err, fake = _study(toy, '--dry-run')
         assert code == 0 and fake.calls == [] and err == ''
-        assert 'a-seed0  changed (code changed)' in _study(toy, '--dry-run')[1]
-        assert len(_study(toy)[3].calls) == 4
+        assert 'a-seed0  evaluate (code changed; its training did not)' in _study(toy, '--dry-run')[1]
+        code, out, err, fake = _study(toy)
+        assert code == 0 and fake.calls == [(m, False) for m in TOY_MEMBERS]
+        assert fake.chapters == [['05_evaluation']] * 4 and 'code changed; its training did not: 4' in err
+        record = read_json(toy[1]/'toy'/'a-seed0'/RECORD)
+        assert record['trained'] == 'complete' and record['code'] == '0' * 64
+        assert record['training_run'] == {k: first[k] for k in ('started', 'host', 'cpu')}
+        assert (toy[1]/'toy'/'a-seed0'/'best'/'model.safetensors').exists()
+        assert _study(toy)[3].calls == []
+    (toy[1]/'toy'/'a-seed0'/'best'/'model.safetensors').unlink()
+    assert 'a-seed0  changed (code changed; its weights are not kept)' in _study(toy, '--dry-run')[1]
+    with mock.patch('mnist_report.study.training_code_digest', return_value='1' * 64):
+        assert 'b-seed1  changed (training: code changed)' in _study(toy, '--dry-run')[1]
+        code, out, err, fake = _study(toy)
+        assert fake.chapters == [['04_training', '05_evaluation']] * 4
     code, out, _, fake = _study(toy, '--quick')           # quick members live in a folder of their own
     assert len(fake.calls) == 4 and (toy[1]/'toy'/'a-seed0'/RECORD).exists()
 
@@ -138,16 +158,16 @@ def test_dry_run_lists_members_state_and_estimate(toy):
     assert code == 0 and fake.calls == [] and not (toy[1]/'toy').exists()
     lines = out.splitlines()
     assert lines[0] == 'study toy: A toy study.'
-    assert lines[2:] == ['  a-seed0  new                          seed=0',
-                         '  a-seed1  new                          seed=1',
-                         '  b-seed0  new                          seed=0 ema=0.0',
-                         '  b-seed1  new                          seed=1 ema=0.0',
+    assert lines[2:] == ['  a-seed0  new  seed=0',
+                         '  a-seed1  new  seed=1',
+                         '  b-seed0  new  seed=0 ema=0.0',
+                         '  b-seed1  new  seed=1 ema=0.0',
                          '4 members: 0 cached, 4 to run; estimated time 40 min (10 min per member, none has run yet)']
     assert 'estimated time 6.0 min (1.5 min per member' in _study(toy, '--dry-run', '--quick')[1]
     _study(toy)
     toy[0].write_text(TOY.replace('ema: 0.0', 'ema: 0.5'))
     out = _study(toy, '--dry-run')[1]
-    assert '  a-seed0  cached' in out and '  b-seed1  changed (parameters changed) seed=1 ema=0.5' in out
+    assert '  a-seed0  cached' in out and '  b-seed1  changed (training: config changed)  seed=1 ema=0.5' in out
     assert out.splitlines()[-1] == ('4 members: 2 cached, 2 to run; estimated time 0.4 min '
                                     '(the mean of 4 member(s) run before)')
 

@@ -1,5 +1,10 @@
 """Training: determinism, exact resume, and parameter validation (quick, small networks on real data)."""
+import inspect
+import os
 import shutil
+import sys
+from pathlib import Path
+from unittest import mock
 
 import pandas as pd
 import pytest
@@ -8,6 +13,7 @@ from safetensors.torch import load_file
 
 from mnist_report.splits import prepare_data
 from mnist_report.train import train
+from mnist_report.train_key import TRAINING_CODE, training_code_digest
 from mnist_report.train_config import make_config, pick_threads
 
 SMALL = dict(epochs=2, batch_size=256, model_config={'channels': [8, 16, 16]})
@@ -129,3 +135,59 @@ def test_bad_parameter_rejected_before_data_is_loaded(bad, name, tmp_path):
 def test_unknown_parameter_is_rejected():
     with pytest.raises(ValueError, match='unknown training parameter.*epoch'):
         make_config(epoch=3)
+
+
+# What training runs of the package that cannot change a network's numbers: reading records, checking files and
+# configurations, counting, the summary
+NOT_TRAINING = {'core.py': None, 'data.py': {'ensure_mnist', 'raw_folder', 'resolve_data_dir', 'sha256_file',
+                                             'verify_raw'},
+                'writers.py': {'ensure_qmnist_labels', 'qmnist_folder', 'verify_qmnist', 'check_digits'},
+                'splits.py': {'_data_record', 'split_positions'}, 'model.py': {'count_parameters'},
+                'train_config.py': {'TrainConfig.validate', '_number', '_whole', '<lambda>'},
+                'train.py': {'_summary', '_expected_train_size'}}
+
+
+def _declared_lines() -> dict[str, list[range]]:
+    "The source lines of each object of TRAINING_CODE, by file name."
+    spans = {}
+    for obj in TRAINING_CODE:
+        lines, start = inspect.getsourcelines(obj)
+        name = Path(inspect.getsourcefile(inspect.unwrap(obj))).name
+        spans.setdefault(name, []).append(range(start, start + len(lines)))
+    return spans
+
+
+@pytest.mark.trains
+def test_everything_training_runs_is_declared_training_code(real_root, tmp_path):
+    "A real training of both networks (every option on) runs no function of the package outside TRAINING_CODE."
+    ran = set()
+
+    def note(frame, event, arg):
+        if event == 'call' and f'{os.sep}mnist_report{os.sep}' in frame.f_code.co_filename:
+            code = frame.f_code
+            ran.add((Path(code.co_filename).name, code.co_qualname.split('.<locals>')[0], code.co_firstlineno))
+    sys.setprofile(note)
+    try:
+        prepare_data(tmp_path, real_root, quick=True)
+        train(tmp_path/'a', make_config(**{**SMALL, 'epochs': 1}, stroke_width=True), real_root, quick=True,
+              progress=False)
+        train(tmp_path/'b', make_config('pytorch-examples', quick=True, epochs=1), real_root, quick=True,
+              progress=False)
+    finally:
+        sys.setprofile(None)
+    spans = _declared_lines()
+    undeclared = sorted((name, qualname) for name, qualname, line in ran
+                        if not any(line in span for span in spans.get(name, []))
+                        and NOT_TRAINING.get(name, set()) is not None
+                        and qualname.split('.')[-1] not in NOT_TRAINING.get(name, set())
+                        and qualname not in NOT_TRAINING.get(name, set()))
+    assert len(ran) > 40 and undeclared == [], f'declare these in train_key.TRAINING_CODE: {undeclared}'
+
+
+def test_the_training_code_digest_follows_the_declared_code_only():
+    digest = training_code_digest()
+    assert len(digest) == 64 and digest == training_code_digest()
+    with mock.patch('mnist_report.train_key.TRAINING_CODE', TRAINING_CODE[:-1]):           # one function less
+        assert training_code_digest() != digest
+    with mock.patch.dict('mnist_report.train_key.TRAINING_VALUES', {'N_VAL': 4999}):       # another default
+        assert training_code_digest() != digest
