@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import importlib.metadata
+import json
 import platform
 import shlex
 import shutil
@@ -29,9 +30,9 @@ from .execute import execute_chapter, mark_interrupted, watching
 from .writers import qmnist_folder, verify_qmnist
 
 # %% auto #0
-__all__ = ['CHAPTERS', 'PACKAGES', 'chapter_path', 'chapter_parameters', 'parse_value', 'check_parameters', 'package_versions',
-           'git_state', 'data_hashes', 'new_manifest', 'ChainError', 'ChainInterrupted', 'resume_command',
-           'resume_plan', 'signal_handled', 'earlier_runs', 'run_chain']
+__all__ = ['CHAPTERS', 'PACKAGES', 'CODE_FILES', 'chapter_path', 'chapter_parameters', 'parse_value', 'check_parameters',
+           'package_versions', 'notebook_sources', 'git_state', 'data_hashes', 'new_manifest', 'ChainError',
+           'ChainInterrupted', 'resume_command', 'resume_plan', 'signal_handled', 'earlier_runs', 'run_chain']
 
 # %% ../nbs/80_chain.ipynb #a041506e
 CHAPTERS = ('01_eda', '02_transforms', '03_model', '04_training', '05_evaluation', '06_deployment', '07_studies',
@@ -83,14 +84,29 @@ def package_versions(names=PACKAGES) -> dict:
             return None
     return {name: version(name) for name in names}
 
+CODE_FILES = ('mnist_report', 'nbs', 'studies', 'tests', 'benchmarks', 'settings.ini', 'setup.py', 'pyproject.toml',
+              'constraints.txt', 'Makefile', '_quarto.yml')   # what a run's numbers come from (runs/ and figures/ not)
+
+def notebook_sources(text: str) -> list:
+    "The cells of notebook JSON `text` as (type, source) pairs: what executing the notebook in place leaves alone."
+    return [(c['cell_type'], ''.join(c['source'])) for c in json.loads(text)['cells']]
+
 def git_state(root=None) -> dict:
-    "The checkout's commit and whether it has uncommitted changes (None outside git)."
+    """The checkout's commit, and `dirty`: whether its code (`CODE_FILES`) differs from the commit (None outside git). A
+    notebook counts only if its cell sources differ: the chain executes notebooks in place, which changes outputs."""
+    root = Path(root or project_root())
     def git(*args):
-        done = subprocess.run(['git', *args], cwd=root or project_root(), capture_output=True, text=True, check=True)
-        return done.stdout.strip()
+        return subprocess.run(['git', *args], cwd=root, capture_output=True, text=True, check=True).stdout
+    def code_changed(line: str) -> bool:
+        path = line[3:].split(' -> ')[-1].strip('"')
+        if not path.endswith('.ipynb') or not (root/path).is_file() or line[:2].strip() not in ('M', 'MM'):
+            return True
+        return notebook_sources((root/path).read_text(encoding='utf-8')) != notebook_sources(git('show', f'HEAD:{path}'))
     try:
-        return {'commit': git('rev-parse', 'HEAD'), 'dirty': bool(git('status', '--porcelain', '--untracked-files=no'))}
-    except (OSError, subprocess.CalledProcessError):
+        commit = git('rev-parse', 'HEAD').strip()
+        changes = git('status', '--porcelain', '--untracked-files=no', '--', *CODE_FILES).splitlines()
+        return {'commit': commit, 'dirty': any(code_changed(line) for line in changes)}
+    except (OSError, ValueError, subprocess.CalledProcessError):
         return {'commit': None, 'dirty': None}
 
 def data_hashes(data_dir=None) -> dict:
