@@ -176,11 +176,11 @@ def test_everything_training_runs_is_declared_training_code(real_root, tmp_path)
     finally:
         sys.setprofile(None)
     spans = _declared_lines()
-    undeclared = sorted((name, qualname) for name, qualname, line in ran
+    undeclared = sorted({(name, qualname) for name, qualname, line in ran
                         if not any(line in span for span in spans.get(name, []))
                         and NOT_TRAINING.get(name, set()) is not None
                         and qualname.split('.')[-1] not in NOT_TRAINING.get(name, set())
-                        and qualname not in NOT_TRAINING.get(name, set()))
+                        and qualname not in NOT_TRAINING.get(name, set())})
     assert len(ran) > 40 and undeclared == [], f'declare these in train_key.TRAINING_CODE: {undeclared}'
 
 
