@@ -135,7 +135,7 @@ test-networks: setup
 	rm -rf $(TEST_RUN)-$(SETTING)
 	env $(KERNELS_$(SETTING)) $(WITH_QUARTO) MNIST_REPORT_QUICK=1 MNIST_REPORT_RUN_DIR=$(TEST_RUN)-$(SETTING) \
 	  $(BIN)/nbdev_test --n_workers 2 --timing --skip_file_re $(CHAPTER_RE)
-	env $(KERNELS_$(SETTING)) MNIST_REPORT_CHAIN_RUN=$(CHAIN_RUN) MNIST_REPORT_TEST_RUN=$(TEST_RUN) MNIST_REPORT_STUDY_RUN=$(STUDY_RUN) \
+	env $(KERNELS_$(SETTING)) MNIST_REPORT_CHAIN_RUN=$(CHAIN_RUN) MNIST_REPORT_STUDY_RUN=$(STUDY_RUN) \
 	  $(BIN)/pytest tests -m '(trains or network) and not cluster'
 
 clean:

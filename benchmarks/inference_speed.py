@@ -15,8 +15,10 @@ One run measures, side by side on the same threads:
 * the **generators** the evaluation chapters use: the corruption suite (every corruption of `corruptions.CORRUPTIONS`
   at its default severity) and pen-written digits (`pen_digits.pen_images`, one condition per effect).
 
-Images per second are the median of `--repeats` timed runs after a warm-up; GFLOP/s count the network's
-multiply-adds as two operations (`model.count_flops`). Run it alone on an idle machine:
+Images per second are the median of `--repeats` timed runs after a warm-up (half as many for the preprocessing and
+corruption rows, one for the pen digits); GFLOP/s count the network's multiply-adds as two operations
+(`model.count_flops`). On a CPU without bf16 instructions the bf16 limit is emulated, and so is the bf16 path.
+Run it alone on an idle machine:
 
     .venv/bin/python benchmarks/inference_speed.py            # writes benchmarks/inference_speed.md
 
@@ -24,6 +26,7 @@ Writes the table to stdout and to benchmarks/inference_speed.md (with the proces
 """
 import argparse
 import contextlib
+import copy
 import io
 import platform
 import statistics
@@ -34,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from mnist_report.core import CANONICAL_RUN, atomic_write, resolve_path
 from mnist_report.corruptions import CORRUPTIONS, corrupt
@@ -68,8 +72,6 @@ def ceiling_gflops(dtype: torch.dtype, seconds: float = 2.0, n: int = 2048) -> f
 
 def folded(network: torch.nn.Module) -> torch.nn.Module:
     "A copy of `network` in eval mode with every BatchNorm2d that follows a Conv2d folded into it."
-    import copy
-    from torch.nn.utils.fusion import fuse_conv_bn_eval
     network = copy.deepcopy(network).eval()
     for parent in network.modules():
         children = list(parent.named_children())
@@ -96,9 +98,10 @@ def onnx_session(network: torch.nn.Module, folder: Path):
 def network_paths(network, mean: float, std: float, batch: int = 1000) -> dict:
     "name -> function(uint8 images) -> float32 logits, one per inference path of the bare network."
     network = network.eval()
-    last = network.to(memory_format=torch.channels_last)
+    last = copy.deepcopy(network).to(memory_format=torch.channels_last)      # the library's network stays as loaded
     fused = folded(network).to(memory_format=torch.channels_last)
-    session = onnx_session(folded(network), Path(tempfile.mkdtemp()))
+    with tempfile.TemporaryDirectory() as folder:
+        session = onnx_session(folded(network), Path(folder))
     example = torch.zeros(batch, 1, SIZE, SIZE).contiguous(memory_format=torch.channels_last)
     with torch.no_grad():
         frozen = torch.jit.optimize_for_inference(torch.jit.freeze(torch.jit.trace(last, example)))
@@ -159,8 +162,8 @@ def measure(run: Path, n: int, repeats: int, data_dir=None) -> tuple[list[dict],
     rng = np.random.default_rng(0)
     photos = [photograph(digit, rng) for digit in few[:40]]
     seconds = _median_seconds(lambda: shipped_inputs(photos, False, stroke), max(1, repeats // 2))
-    width, height = photos[0].size
-    rows.append(_row(f'mnist_style on synthetic photos ({width}×{height})', len(photos), seconds))
+    sides = [side for photo in photos for side in photo.size]
+    rows.append(_row(f'mnist_style on synthetic photos ({min(sides)} to {max(sides)} px a side)', len(photos), seconds))
     names = list(CORRUPTIONS)
     seconds = _median_seconds(lambda: [corrupt(few, name, seed=0) for name in names], max(1, repeats // 2))
     rows.append(_row(f'corruption suite: {len(names)} corruptions', len(few) * len(names), seconds))

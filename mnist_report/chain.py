@@ -91,23 +91,33 @@ def notebook_sources(text: str) -> list:
     "The cells of notebook JSON `text` as (type, source) pairs: what executing the notebook in place leaves alone."
     return [(c['cell_type'], ''.join(c['source'])) for c in json.loads(text)['cells']]
 
+def _code_changed(root: Path, status: str, path: str, git) -> bool:
+    "Whether the change of `path` (its `git status` code `status`) changes code: a notebook only in its cell sources."
+    if not path.endswith('.ipynb') or status.strip() != 'M':
+        return True
+    try:
+        now = notebook_sources((root/path).read_text(encoding='utf-8'))
+        return now != notebook_sources(git('show', f'HEAD:{path}'))
+    except (OSError, ValueError, KeyError, subprocess.CalledProcessError):     # unreadable: count it as changed
+        return True
+
 def git_state(root=None) -> dict:
     """The checkout's commit, and `dirty`: whether its code (`CODE_FILES`) differs from the commit (None outside git). A
     notebook counts only if its cell sources differ: the chain executes notebooks in place, which changes outputs."""
     root = Path(root or project_root())
     def git(*args):
-        return subprocess.run(['git', *args], cwd=root, capture_output=True, text=True, check=True).stdout
-    def code_changed(line: str) -> bool:
-        path = line[3:].split(' -> ')[-1].strip('"')
-        if not path.endswith('.ipynb') or not (root/path).is_file() or line[:2].strip() not in ('M', 'MM'):
-            return True
-        return notebook_sources((root/path).read_text(encoding='utf-8')) != notebook_sources(git('show', f'HEAD:{path}'))
+        return subprocess.run(['git', *args], cwd=root, capture_output=True, encoding='utf-8', check=True).stdout
     try:
         commit = git('rev-parse', 'HEAD').strip()
-        changes = git('status', '--porcelain', '--untracked-files=no', '--', *CODE_FILES).splitlines()
-        return {'commit': commit, 'dirty': any(code_changed(line) for line in changes)}
-    except (OSError, ValueError, subprocess.CalledProcessError):
+        entries = git('status', '--porcelain', '-z', '--untracked-files=no', '--', *CODE_FILES).split('\0')
+    except (OSError, subprocess.CalledProcessError):
         return {'commit': None, 'dirty': None}
+    changes, entries = [], iter(filter(None, entries))
+    for entry in entries:
+        changes.append((entry[:2], entry[3:]))
+        if entry[0] in 'RC':                      # -z: a rename's or copy's source path follows as its own entry
+            next(entries, None)
+    return {'commit': commit, 'dirty': any(_code_changed(root, status, path, git) for status, path in changes)}
 
 def data_hashes(data_dir=None) -> dict:
     "SHA-256 of the four raw MNIST files and the two QMNIST label files, or the reason they could not be read."

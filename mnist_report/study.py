@@ -5,7 +5,6 @@
 # %% ../nbs/81_study.ipynb #3abe3316
 from __future__ import annotations
 
-import contextlib
 import ast
 import hashlib
 import itertools
@@ -19,16 +18,15 @@ import yaml
 from .chain import CHAPTERS, check_parameters, data_hashes
 from .core import display_path, is_quick, project_root, read_json, resolve_path
 from .data import MNISTDataError
-from .metrics_json import load_metrics
-from .train_key import training_code_digest
+from .train_key import code_without_prose, training_code_digest
 from .train_config import TrainConfig, baseline_config, make_config
 
 # %% auto #0
 __all__ = ['STUDIES_DIR', 'STUDY_RUNS', 'STUDY_CHAPTERS', 'TRAINING_CHAPTER', 'RECORD', 'MEMBER_MINUTES', 'StudyError',
            'find_spec', 'load_spec', 'expand_grid', 'study_members', 'member_config', 'check_members', 'member_modules',
-           'cell_sources', 'code_hash', 'data_digest', 'training_key', 'member_key', 'evaluated_chapters',
-           'optional_json', 'kept_weights', 'member_state', 'study_folder', 'plan_study', 'member_estimate',
-           'member_result', 'result_line', 'dry_run_lines']
+           'cell_sources', 'code_hash', 'data_digest', 'training_code', 'training_key', 'member_key',
+           'evaluated_chapters', 'optional_json', 'kept_weights', 'member_state', 'study_folder', 'plan_study',
+           'member_estimate', 'dry_run_lines']
 
 # %% ../nbs/81_study.ipynb #cc52badd
 STUDIES_DIR = 'studies'                                   # the specs, one YAML file per study
@@ -207,18 +205,31 @@ def data_digest(data_dir=None) -> str:
     return _sha256(json.dumps(hashes['sha256'], sort_keys=True).encode())
 
 # %% ../nbs/81_study.ipynb #ddd6139e
+def _without_prose(source: str) -> str:
+    try:
+        return code_without_prose(source)
+    except SyntaxError:                          # a cell with IPython syntax: its text
+        return source
+
+def training_code(root=None) -> str:
+    """SHA-256 of what trains a member: the declared training code (`training_code_digest`) and the training chapter's
+    code cells without prose (its figure cells, which only draw the records, left out)."""
+    cells = [''.join(c['source']) for c in _chapter_cells(Path(root or project_root()), TRAINING_CHAPTER)
+             if c['cell_type'] == 'code' and not ''.join(c['source']).startswith('#| label: fig-')]
+    return _sha256('\n'.join([training_code_digest(), *map(_without_prose, cells)]).encode())
+
 def training_key(parameters: dict, quick: bool, data: str, code: str | None = None) -> dict:
     "What a member's weights depend on (configurations, quick mode, data, training `code`), and `key`: its SHA-256."
     cfg = member_config(parameters, quick)
     baseline = baseline_config(cfg, quick) if parameters.get('train_baseline', True) else None
     parts = dict(config=asdict(cfg), baseline=asdict(baseline) if baseline else None, quick=bool(quick), data=data,
-                 code=code or training_code_digest())
+                 code=code or training_code())
     parts = json.loads(json.dumps(parts))        # tuples as lists: the parts as a record reads them back
     return {**parts, 'key': _sha256(json.dumps(parts, sort_keys=True).encode())}
 
-def member_key(parameters: dict, quick: bool, chapters, code: str, data: str) -> dict:
+def member_key(parameters: dict, quick: bool, chapters, code: str, data: str, trains: str | None = None) -> dict:
     "What a member's results depend on (parameters, `chapters` and their `code`, data, training key), and its `key`."
-    training = training_key(parameters, quick, data) if TRAINING_CHAPTER in chapters else None
+    training = training_key(parameters, quick, data, trains) if TRAINING_CHAPTER in chapters else None
     parts = dict(parameters=parameters, quick=bool(quick), chapters=list(chapters), code=code, data=data,
                  training=training)
     return {**parts, 'key': _sha256(json.dumps(parts, sort_keys=True).encode())}
@@ -241,7 +252,7 @@ def optional_json(path) -> dict | None:
 def kept_weights(folder, training: dict) -> bool:
     "Whether member `folder` holds the weights its `training` key trains: the model's, and the baseline's if any."
     folders = [Path(folder)/'best'] + ([Path(folder)/'baseline'/'best'] if training.get('baseline') else [])
-    return all((f/'model.safetensors').is_file() and (f/'checkpoint.json').is_file() for f in folders)
+    return all((f/name).is_file() for f in folders for name in ('model.safetensors', 'checkpoint.json', 'config.json'))
 
 def _what_changed(old: dict | None, new: dict | None, parts) -> str:
     return ', '.join(p for p in parts if (old or {}).get(p) != (new or {}).get(p))
@@ -278,11 +289,12 @@ def plan_study(spec: dict, quick: bool = False, out=None, force: bool = False) -
     quick, members = is_quick(quick), study_members(spec)
     check_members(spec, members, quick)
     code, digests, tasks = code_hash(evaluated_chapters(spec['chapters'])), {}, []
+    trains = training_code() if TRAINING_CHAPTER in spec['chapters'] else None       # once: it reads many sources
     for member in members:
         data_dir = member['parameters'].get('data_dir')
         if data_dir not in digests:
             digests[data_dir] = data_digest(data_dir)
-        key = member_key(member['parameters'], quick, spec['chapters'], code, digests[data_dir])
+        key = member_key(member['parameters'], quick, spec['chapters'], code, digests[data_dir], trains)
         folder = study_folder(spec, quick, out)/member['name']
         state, why = ('forced', '--force') if force else member_state(folder, key)
         record = optional_json(folder/RECORD) or {}
@@ -300,35 +312,6 @@ def member_estimate(tasks: list, quick: bool = False) -> tuple[float, str]:
     if known:
         return sum(known) / len(known), f'the mean of {len(known)} member(s) run before'
     return 60 * MEMBER_MINUTES[bool(quick)], f'{MEMBER_MINUTES[bool(quick)]:g} min per member, none has run yet'
-
-# %% ../nbs/81_study.ipynb #21d6c0e9
-def member_result(folder) -> dict:
-    "A member's headline numbers from its `train_summary.json` and `metrics.json` (those present)."
-    folder, result = Path(folder), {}
-    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
-        summary = read_json(folder/'train_summary.json')
-        result.update(val_acc=summary['best_val_acc'], epochs=summary['epochs_run'],
-                      train_minutes=round(summary['train_seconds'] / 60, 2))
-    with contextlib.suppress(ValueError, KeyError):                 # MetricsError is a ValueError
-        model = (metrics := load_metrics(folder/'metrics.json')).models[metrics.primary]
-        result.update(val_acc=model.val_accuracy, test_acc=model.test.accuracy)
-        if model.robustness:
-            result.update({f'corruption_{k}': v for k, v in model.robustness.mean_accuracy.items()})
-    return result
-
-def result_line(record: dict) -> str:
-    "One line for a finished member: its numbers and minutes, or its error."
-    minutes = f"{(record.get('seconds') or 0) / 60:.1f} min"
-    if record.get('status') != 'complete':
-        return f"{record['member']}: {str(record.get('status')).upper()} after {minutes}: {record.get('error')}"
-    r = record.get('result') or {}
-    parts = [f'{label} {100 * r[k]:.2f}%' for k, label in (('val_acc', 'val'), ('test_acc', 'test')) if k in r]
-    if 'corruption_network' in r:
-        parts.append(f"corruptions {100 * r['corruption_network']:.1f}% network / "
-                     f"{100 * r.get('corruption_shipped', float('nan')):.1f}% shipped")
-    if 'train_minutes' in r:
-        parts.append(f"trained {r['train_minutes']:.1f} min ({r['epochs']} epoch{'s' if r['epochs'] != 1 else ''})")
-    return f"{record['member']}: {', '.join(parts) or 'complete'}; {minutes}"
 
 # %% ../nbs/81_study.ipynb #e48e88fd
 def dry_run_lines(spec: dict, tasks: list, quick: bool = False, out=None) -> list[str]:

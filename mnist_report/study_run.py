@@ -20,14 +20,15 @@ from pathlib import Path
 from tqdm import tqdm
 
 from .chain import ChainError, run_chain
-from .core import display_path, is_quick, project_root, write_json
+from .core import display_path, is_quick, project_root, read_json, write_json
+from .metrics_json import load_metrics
 from .study import (RECORD, STUDIES_DIR, STUDY_RUNS, TRAINING_CHAPTER, StudyError, dry_run_lines,
-                                evaluated_chapters, load_spec, member_estimate, member_result, optional_json,
-                                plan_study, result_line, study_folder)
+                                evaluated_chapters, load_spec, member_estimate, optional_json, plan_study,
+                                study_folder)
 
 # %% auto #0
-__all__ = ['SCHEDULER_TIMEOUT', 'load_average', 'cpu_description', 'run_member', 'StudyInterrupted', 'study_command', 'run_study',
-           'summary_lines', 'cmd_study', 'add_study_command']
+__all__ = ['SCHEDULER_TIMEOUT', 'load_average', 'member_result', 'result_line', 'cpu_description', 'run_member',
+           'StudyInterrupted', 'study_command', 'run_study', 'summary_lines', 'cmd_study', 'add_study_command']
 
 # %% ../nbs/81a_study_run.ipynb #b8ee7506
 _FRESH = ('new', 'changed', 'forced')
@@ -60,6 +61,35 @@ def _close(record: dict, folder: Path, status: str, seconds: float, error=None) 
     record.update(status=status, finished=_now(), seconds=round(seconds, 1), error=error, load_at_end=load_average())
     write_json(folder/RECORD, record)
     return record
+
+# %% ../nbs/81a_study_run.ipynb #21d6c0e9
+def member_result(folder) -> dict:
+    "A member's headline numbers from its `train_summary.json` and `metrics.json` (those present)."
+    folder, result = Path(folder), {}
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+        summary = read_json(folder/'train_summary.json')
+        result.update(val_acc=summary['best_val_acc'], epochs=summary['epochs_run'],
+                      train_minutes=round(summary['train_seconds'] / 60, 2))
+    with contextlib.suppress(ValueError, KeyError):                 # MetricsError is a ValueError
+        model = (metrics := load_metrics(folder/'metrics.json')).models[metrics.primary]
+        result.update(val_acc=model.val_accuracy, test_acc=model.test.accuracy)
+        if model.robustness:
+            result.update({f'corruption_{k}': v for k, v in model.robustness.mean_accuracy.items()})
+    return result
+
+def result_line(record: dict) -> str:
+    "One line for a finished member: its numbers and minutes, or its error."
+    minutes = f"{(record.get('seconds') or 0) / 60:.1f} min"
+    if record.get('status') != 'complete':
+        return f"{record['member']}: {str(record.get('status')).upper()} after {minutes}: {record.get('error')}"
+    r = record.get('result') or {}
+    parts = [f'{label} {100 * r[k]:.2f}%' for k, label in (('val_acc', 'val'), ('test_acc', 'test')) if k in r]
+    if 'corruption_network' in r:
+        parts.append(f"corruptions {100 * r['corruption_network']:.1f}% network / "
+                     f"{100 * r.get('corruption_shipped', float('nan')):.1f}% shipped")
+    if 'train_minutes' in r:
+        parts.append(f"trained {r['train_minutes']:.1f} min ({r['epochs']} epoch{'s' if r['epochs'] != 1 else ''})")
+    return f"{record['member']}: {', '.join(parts) or 'complete'}; {minutes}"
 
 # %% ../nbs/81a_study_run.ipynb #c569b171
 def cpu_description() -> str:
@@ -97,6 +127,9 @@ def run_member(task: dict) -> dict:
     write_json(folder/RECORD, record)
     chapters = None if state == 'resume' else evaluated_chapters(key['chapters']) if state == 'evaluate' \
         else key['chapters']
+    if chapters == []:                   # only training, and it stands: the kept results are the member's under the key
+        record.update(result=member_result(folder))
+        return _close(record, folder, 'complete', 0)
     start = time.perf_counter()
     try:
         with _in_project(task['root']):
@@ -145,7 +178,9 @@ def _run_local(todo: list, finished, bar, left) -> None:
 
 def _lost(task: dict, error: Exception) -> dict:
     "The record of a member whose Dask task failed outside `run_member` (e.g. its worker died), written here."
-    record = dict(study=task['study'], member=task['member'], **task['key'], started=None, result={})
+    earlier = optional_json(Path(task['folder'])/RECORD) or {}       # keeps what it says of the member's training
+    record = dict(study=task['study'], member=task['member'], **task['key'], started=None, result={},
+                  training_run=earlier.get('training_run'), trained=earlier.get('trained'))
     return _close(record, Path(task['folder']), 'failed', 0, f'the Dask task failed: {type(error).__name__}: {error}')
 
 SCHEDULER_TIMEOUT = 20                                    # seconds to reach the Dask scheduler

@@ -11,9 +11,9 @@ import inspect
 import textwrap
 
 from .data import load_mnist
-from .model import DigitCNN, ExamplesNet, build_model, conv_block
-from .splits import (N_VAL, QUICK_SIZES, SPLIT_METHOD, ensure_data, load_split, pixel_stats, prepare_data,
-                                 split_indices, stratified_subset)
+from .model import MODELS, DigitCNN, ExamplesNet, build_model, conv_block
+from .splits import (N_VAL, QUICK_SIZES, SPLIT_METHOD, _data_record, ensure_data, load_split, pixel_stats,
+                                 prepare_data, split_indices, split_positions, stratified_subset)
 from .train import (TrainingData, TrainingState, _ema_update, _make_optimizer, _make_schedule, _train,
                                 _training_inputs, load_training_data, loss_and_accuracy, new_state, predict_logits,
                                 record_epoch, restore_state, save_best, save_state, should_stop, train, train_epoch,
@@ -29,7 +29,7 @@ __all__ = ['TRAINING_CODE', 'TRAINING_VALUES', 'code_without_prose', 'training_c
 # %% ../nbs/00_train_key.ipynb #33a3a46c
 TRAINING_CODE = (
     load_mnist, load_writers, writer_split, _chi2, _random_start, _improve, _series_val,   # the writer-disjoint split
-    split_indices, stratified_subset, pixel_stats, prepare_data, ensure_data, load_split,
+    split_indices, stratified_subset, pixel_stats, _data_record, prepare_data, ensure_data, split_positions, load_split,
     conv_block, DigitCNN, ExamplesNet, build_model,                                           # the networks
     to_unit, normalize, to_input, random_affine_matrices, augment_batch, photometric_batch, stroke_width_batch,
     make_config, pick_device, pick_precision, pick_threads, torch_threads,                    # how it runs
@@ -38,7 +38,7 @@ TRAINING_CODE = (
     should_stop, save_best, train, _train,
 )
 TRAINING_VALUES = dict(AUGMENT=AUGMENT, PHOTOMETRIC=PHOTOMETRIC, STROKE_WIDTH=STROKE_WIDTH, QUICK_SIZES=QUICK_SIZES,
-                       N_VAL=N_VAL, SPLIT_METHOD=SPLIT_METHOD)   # defaults the declared code takes its values from
+                       N_VAL=N_VAL, SPLIT_METHOD=SPLIT_METHOD, MODELS={k: v.__name__ for k, v in MODELS.items()})
 
 # %% ../nbs/00_train_key.ipynb #9159d531
 def code_without_prose(source: str) -> str:

@@ -80,14 +80,14 @@ def _records(run: Path) -> dict[str, bytes]:
 
 
 @pytest.mark.trains
-def test_two_quick_runs_on_one_machine_give_identical_records(quick_chain):
+def test_two_quick_runs_on_one_machine_give_identical_records(request):
     """Same parameters and seed on the same machine, the same numbers: the quick run nbdev_test made of the chapters
     (`make test`'s build/test-run) and the CLI's quick chain have byte-identical weights, splits, logits and records
-    (training times aside). This is the exactness check of the chapters that train and evaluate networks."""
+    (training times and the model card aside). This is the exactness check of the chapters that train and evaluate."""
     other = os.environ.get('MNIST_REPORT_TEST_RUN')
     if not (other and (Path(other)/'metrics.json').exists()):
         pytest.skip('needs the quick run of nbdev_test: `make test` sets MNIST_REPORT_TEST_RUN')
-    ours, theirs = _records(quick_chain), _records(Path(other))
+    ours, theirs = _records(request.getfixturevalue('quick_chain')), _records(Path(other))
     assert {'best/model.safetensors', 'baseline/best/model.safetensors', 'metrics.json', 'logits.npz',
             'deploy.json', 'history.csv', 'train_summary.json'} <= set(ours)
     assert sorted(ours) == sorted(theirs)

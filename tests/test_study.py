@@ -46,7 +46,7 @@ class FakeChain:
         (out/'train_summary.json').write_text('{"best_val_acc": 0.99, "epochs_run": 1, "train_seconds": 6.0}')
         if '04_training' in (chapters or []):          # the weights the training chapter keeps
             (out/'best').mkdir(exist_ok=True)
-            for name in ('model.safetensors', 'checkpoint.json'):
+            for name in ('model.safetensors', 'checkpoint.json', 'config.json'):
                 (out/'best'/name).write_text('{}')
         manifest.update(status='complete', total_seconds=12.0,
                         chapters=[{'chapter': c, 'status': 'ok'} for c in chapters or ['04_training', '05_evaluation']])
@@ -106,11 +106,13 @@ def test_changed_evaluation_reevaluates_kept_weights_and_changed_training_retrai
         code, _, err, fake = _study(toy, '--dry-run')
         assert code == 0 and fake.calls == [] and err == ''
         assert 'a-seed0  evaluate (code changed; its training did not)' in _study(toy, '--dry-run')[1]
-        code, out, err, fake = _study(toy)
+        with mock.patch('mnist_report.study_run._now', return_value='2100-01-01T00:00:00+00:00'):
+            code, out, err, fake = _study(toy)
         assert code == 0 and fake.calls == [(m, False) for m in TOY_MEMBERS]
         assert fake.chapters == [['05_evaluation']] * 4 and 'code changed; its training did not: 4' in err
         record = read_json(toy[1]/'toy'/'a-seed0'/RECORD)
         assert record['trained'] == 'complete' and record['code'] == '0' * 64
+        assert record['started'] == '2100-01-01T00:00:00+00:00'
         assert record['training_run'] == {k: first[k] for k in ('started', 'host', 'cpu')}
         assert (toy[1]/'toy'/'a-seed0'/'best'/'model.safetensors').exists()
         assert _study(toy)[3].calls == []
