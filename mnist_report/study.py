@@ -18,6 +18,7 @@ import yaml
 from .chain import CHAPTERS, check_parameters, data_hashes
 from .core import display_path, is_quick, project_root, read_json, resolve_path
 from .data import MNISTDataError
+from .train import CHECKPOINT_FILES
 from .train_key import code_without_prose, training_code_digest
 from .train_config import TrainConfig, baseline_config, make_config
 
@@ -252,7 +253,7 @@ def optional_json(path) -> dict | None:
 def kept_weights(folder, training: dict) -> bool:
     "Whether member `folder` holds the weights its `training` key trains: the model's, and the baseline's if any."
     folders = [Path(folder)/'best'] + ([Path(folder)/'baseline'/'best'] if training.get('baseline') else [])
-    return all((f/name).is_file() for f in folders for name in ('model.safetensors', 'checkpoint.json', 'config.json'))
+    return all((f/name).is_file() for f in folders for name in CHECKPOINT_FILES)
 
 def _what_changed(old: dict | None, new: dict | None, parts) -> str:
     return ', '.join(p for p in parts if (old or {}).get(p) != (new or {}).get(p))

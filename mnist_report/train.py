@@ -28,7 +28,7 @@ from .train_config import TrainConfig, pick_device, pick_precision, pick_threads
 from .transforms import augment_batch, normalize, photometric_batch, stroke_width_batch, to_input, to_unit
 
 # %% auto #0
-__all__ = ['predict_logits', 'loss_and_accuracy', 'save_best', 'CheckpointError', 'load_best', 'TrainingData',
+__all__ = ['CHECKPOINT_FILES', 'predict_logits', 'loss_and_accuracy', 'save_best', 'CheckpointError', 'load_best', 'TrainingData',
            'load_training_data', 'TrainingState', 'new_state', 'save_state', 'restore_state', 'train_epoch', 'validate',
            'record_epoch', 'should_stop', 'train']
 
@@ -60,13 +60,15 @@ def save_best(folder, model, model_name: str, meta: dict) -> Path:
     return folder
 
 # %% ../nbs/00_train.ipynb #bd6959ae
+CHECKPOINT_FILES = ('checkpoint.json', 'config.json', 'model.safetensors')   # what `save_best` writes
+
 class CheckpointError(RuntimeError):
     "A checkpoint folder is missing, incomplete or corrupt; the message says which file and what to do."
 
 def load_best(folder, device='cpu'):
     "The network saved by `save_best` in `folder` and its `checkpoint.json` record; `CheckpointError` if unusable."
     folder = Path(folder)
-    for name in ('checkpoint.json', 'config.json', 'model.safetensors'):
+    for name in CHECKPOINT_FILES:
         if not (folder/name).is_file():
             raise CheckpointError(f'{folder/name} is missing. Fix: run the training chapter for this run folder '
                                   '(or point to a folder written by it).')
