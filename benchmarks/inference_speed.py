@@ -5,13 +5,15 @@ One run measures, side by side on the same threads:
 * the **limit**: sustained GFLOP/s of a large matrix product (2048×2048, fp32 and bf16), a practical reference for
   the dense arithmetic a convolutional network is made of (not the processor's peak: a well-fused path can pass it);
 * the **bare network** (the canonical run's DigitCNN, or the baseline) on MNIST test digits, by each path:
-  `train.predict_logits` as the library calls it; the network converted to channels_last under `inference_mode`;
-  the same with batch norm folded into the convolutions; TorchScript frozen and optimised for inference (oneDNN
-  fusions); bf16 autocast; and the same weights exported with
-  `torch.onnx.export` and run by ONNX Runtime in fp32. Each path's largest logit difference from the first and the
-  number of test predictions that differ are printed beside its speed;
-* `predict`'s **shipped pipeline** (`mnist_style` with the stroke profile, then the network) on 28×28 digits and on
-  synthetic photos (`synthetic.photograph`);
+  `train.predict_logits` (the plain network, as training validates it: the reference); `inference.network_logits`
+  (what the library runs on a trained network: batch norm folded, channels_last); the network converted to
+  channels_last only; TorchScript frozen and optimised for inference (oneDNN fusions); bf16 autocast; and the same
+  weights exported with `torch.onnx.export` and run by ONNX Runtime in fp32. Each path's largest logit difference
+  from the first and the number of test predictions that differ are printed beside its speed;
+* `predict`'s **shipped preprocessing** (`mnist_style` with the stroke profile) on 28×28 digits and on synthetic photos
+  (`synthetic.photograph`), one image at a time (`mnist_style`, as `predict` runs it) and as a batch
+  (`images_batch.mnist_style_batch`, as the evaluation and deployment chapters run it), and on 28×28 digits without
+  stroke normalisation;
 * the **generators** the evaluation chapters use: the corruption suite (every corruption of `corruptions.CORRUPTIONS`
   at its default severity) and pen-written digits (`pen_digits.pen_images`, one condition per effect).
 
@@ -37,17 +39,17 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from mnist_report.core import CANONICAL_RUN, atomic_write, resolve_path
 from mnist_report.corruptions import CORRUPTIONS, corrupt
 from mnist_report.data import load_mnist
-from mnist_report.images import SIZE
+from mnist_report.images import SIZE, ImageInputError, mnist_style
+from mnist_report.images_batch import mnist_style_batch
+from mnist_report.inference import inference_network, network_logits
 from mnist_report.model import count_flops
 from mnist_report.pen_digits import pen_conditions, pen_images
-from mnist_report.robustness import shipped_inputs
 from mnist_report.strokes import load_stroke_profile
-from mnist_report.study_run import cpu_description
+from mnist_report.core import cpu_description
 from mnist_report.synthetic import photograph
 from mnist_report.train import load_best, predict_logits
 from mnist_report.transforms import to_input
@@ -70,18 +72,6 @@ def ceiling_gflops(dtype: torch.dtype, seconds: float = 2.0, n: int = 2048) -> f
     return 2 * n ** 3 * count / (time.perf_counter() - start) / 1e9
 
 
-def folded(network: torch.nn.Module) -> torch.nn.Module:
-    "A copy of `network` in eval mode with every BatchNorm2d that follows a Conv2d folded into it."
-    network = copy.deepcopy(network).eval()
-    for parent in network.modules():
-        children = list(parent.named_children())
-        for (name, conv), (bn_name, bn) in zip(children, children[1:]):
-            if isinstance(conv, torch.nn.Conv2d) and isinstance(bn, torch.nn.BatchNorm2d):
-                setattr(parent, name, fuse_conv_bn_eval(conv, bn))
-                setattr(parent, bn_name, torch.nn.Identity())
-    return network
-
-
 def onnx_session(network: torch.nn.Module, folder: Path):
     "An ONNX Runtime session (fp32, CPU) of `network` exported with `torch.onnx.export` (batch size free)."
     import onnxruntime as ort
@@ -99,9 +89,9 @@ def network_paths(network, mean: float, std: float, batch: int = 1000) -> dict:
     "name -> function(uint8 images) -> float32 logits, one per inference path of the bare network."
     network = network.eval()
     last = copy.deepcopy(network).to(memory_format=torch.channels_last)      # the library's network stays as loaded
-    fused = folded(network).to(memory_format=torch.channels_last)
+    fused = inference_network(network)
     with tempfile.TemporaryDirectory() as folder:
-        session = onnx_session(folded(network), Path(folder))
+        session = onnx_session(inference_network(network).to(memory_format=torch.contiguous_format), Path(folder))
     example = torch.zeros(batch, 1, SIZE, SIZE).contiguous(memory_format=torch.channels_last)
     with torch.no_grad():
         frozen = torch.jit.optimize_for_inference(torch.jit.freeze(torch.jit.trace(last, example)))
@@ -118,14 +108,27 @@ def network_paths(network, mean: float, std: float, batch: int = 1000) -> dict:
         return batched(run)
 
     return {
-        'predict_logits (library today)': lambda images: predict_logits(network, images, mean, std, batch),
-        'channels_last, inference_mode': torch_path(last),
-        'channels_last, batch norm folded': torch_path(fused),
+        'predict_logits (plain network, the reference)':
+            lambda images: predict_logits(network, images, mean, std, batch),
+        'network_logits (library: batch norm folded, channels_last)':
+            lambda images: network_logits(network, images, mean, std, batch),
+        'channels_last only, inference_mode': torch_path(last),
         'TorchScript frozen, optimize_for_inference': torch_path(frozen),
-        'bf16 autocast, channels_last, folded': torch_path(fused, bf16=True),
+        'bf16 autocast, batch norm folded, channels_last': torch_path(fused, bf16=True),
         'ONNX Runtime fp32 (folded export)': batched(
             lambda x: torch.from_numpy(session.run(None, {session.get_inputs()[0].name: x.numpy()})[0])),
     }
+
+
+def _one_at_a_time(images, stroke) -> list:
+    "`mnist_style` of each image, as `predict` runs it (None where it refuses one)."
+    out = []
+    for image in images:
+        try:
+            out.append(mnist_style(image, stroke=stroke))
+        except ImageInputError:
+            out.append(None)
+    return out
 
 
 def _row(what: str, images: int, seconds: float, flops: float | None = None, limit: float | None = None,
@@ -157,14 +160,17 @@ def measure(run: Path, n: int, repeats: int, data_dir=None) -> tuple[list[dict],
         limit = max(limits.values()) if 'bf16' in name else limits['fp32']   # bf16 emulated: slower than fp32
         rows.append(_row(f'network: {name}', n, seconds, flops, limit, note))
     stroke = load_stroke_profile(run)
-    few = images[:max(200, n // 10)].numpy()
-    seconds = _median_seconds(lambda: shipped_inputs(few, False, stroke), max(1, repeats // 2))
-    rows.append(_row('mnist_style on 28×28 digits (one image at a time)', len(few), seconds))
+    few = images[:max(200, n // 2)].numpy()
     rng = np.random.default_rng(0)
-    photos = [photograph(digit, rng) for digit in few[:40]]
-    seconds = _median_seconds(lambda: shipped_inputs(photos, False, stroke), max(1, repeats // 2))
+    photos = [photograph(digit, rng) for digit in few[:100]]
     sides = [side for photo in photos for side in photo.size]
-    rows.append(_row(f'mnist_style on synthetic photos ({min(sides)} to {max(sides)} px a side)', len(photos), seconds))
+    inputs = {'28×28 digits': (few, stroke), '28×28 digits, strokes as written': (few, None),
+              f'synthetic photos ({min(sides)} to {max(sides)} px a side)': (photos, stroke)}
+    for what, (these, profile) in inputs.items():
+        one = _median_seconds(lambda: _one_at_a_time(these, profile), max(1, repeats // 2))
+        batch = _median_seconds(lambda: mnist_style_batch(these, profile), max(1, repeats // 2))
+        rows.append(_row(f'mnist_style on {what}, one image at a time', len(these), one))
+        rows.append(_row(f'mnist_style_batch on {what}', len(these), batch, note=f'{one / batch:.1f}× one at a time'))
     names = list(CORRUPTIONS)
     seconds = _median_seconds(lambda: [corrupt(few, name, seed=0) for name in names], max(1, repeats // 2))
     rows.append(_row(f'corruption suite: {len(names)} corruptions', len(few) * len(names), seconds))

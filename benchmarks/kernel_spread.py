@@ -17,7 +17,7 @@ import re
 from pathlib import Path
 
 from mnist_report.core import atomic_write
-from mnist_report.study_run import cpu_description
+from mnist_report.core import cpu_description
 from mnist_report.train_config import make_config
 
 from reproducibility import one_run          # benchmarks/reproducibility.py: one training run in a fresh process

@@ -23,8 +23,8 @@ import papermill as pm
 import yaml
 from tqdm import tqdm
 
-from .core import (CANONICAL_RUN, DATA_ENV, QUICK_RUN, display_path, project_root, read_json,
-                               resolve_path, write_json)
+from .core import (CANONICAL_RUN, DATA_ENV, QUICK_RUN, cpu_description, display_path, project_root,
+                               read_json, resolve_path, write_json)
 from .data import MNISTDataError, ensure_mnist, verify_raw
 from .execute import execute_chapter, mark_interrupted, watching
 from .writers import qmnist_folder, verify_qmnist
@@ -131,7 +131,7 @@ def data_hashes(data_dir=None) -> dict:
 def new_manifest(out: Path, quick: bool, params: dict, in_place: bool, plan=CHAPTERS) -> dict:
     "The manifest of a run that starts now: what runs (`plan`), on which code, data and machine."
     machine = {'platform': platform.platform(), 'processor': platform.processor() or platform.machine(),
-               'python': platform.python_version()}
+               'cpu': cpu_description(), 'python': platform.python_version()}
     return {'run_dir': display_path(out), 'quick': bool(quick), 'in_place': in_place, 'parameters': params,
             'started': _now(), 'git': git_state(), 'packages': package_versions(),
             'data': data_hashes(params.get('data_dir')), 'machine': machine, 'plan': list(plan), 'chapters': [],

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import platform
 import shutil
 import tempfile
 from pathlib import Path
@@ -15,7 +16,7 @@ from pathlib import Path
 # %% auto #0
 __all__ = ['DATA_ENV', 'QUICK_ENV', 'RUN_ENV', 'CANONICAL_RUN', 'QUICK_RUN', 'project_root', 'resolve_path', 'is_quick',
            'resolve_run_dir', 'atomic_write', 'write_json', 'read_json', 'replacing_folder', 'display_path',
-           'save_figure', 'pct']
+           'save_figure', 'pct', 'cpu_description']
 
 # %% ../nbs/00_core.ipynb #3c28fb07
 DATA_ENV = 'MNIST_REPORT_DATA'      # folder that holds MNIST/raw/ (e.g. ../shared/data)
@@ -123,3 +124,15 @@ def save_figure(fig, run, name: str, dpi: int = 120) -> Path:
 def pct(x: float, digits: int = 2) -> str:
     "Fraction `x` as a percentage with `digits` decimals, e.g. `0.9968` -> `'99.68%'`."
     return f'{100 * x:.{digits}f}%'
+
+# %% ../nbs/00_core.ipynb #c0e1a2b4
+def cpu_description() -> str:
+    "The processor's model name and the flags that change the numbers (bf16, AMX), from /proc/cpuinfo where it exists."
+    try:
+        info = Path('/proc/cpuinfo').read_text(encoding='utf-8', errors='replace')
+    except OSError:
+        return platform.processor() or platform.machine()
+    model = next((line.split(':', 1)[1].strip() for line in info.splitlines() if line.startswith('model name')), '?')
+    flags = set(next((line.split(':', 1)[1].split() for line in info.splitlines() if line.startswith('flags')), []))
+    shown = [f for f in ('avx2', 'avx512f', 'avx512_bf16', 'amx_bf16') if f in flags]
+    return f"{model} ({', '.join(shown) or 'no AVX2'}; {os.cpu_count()} CPUs)"

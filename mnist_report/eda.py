@@ -16,11 +16,11 @@ from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
 from tqdm.auto import tqdm
 
-from .images import digit_ink
+from .images import ImageInputError
+from .images_batch import digit_inks, stroke_widths
 from .metrics import confusion_counts
 from .splits import load_split, stratified_subset
-from .strokes import (STROKES_FILE, StrokeProfile, load_stroke_profile, stroke_width, working_ink,
-                                  write_stroke_profile)
+from .strokes import STROKES_FILE, StrokeProfile, load_stroke_profile, working_ink, write_stroke_profile
 
 # %% auto #0
 __all__ = ['STROKE_SAMPLE', 'integrity_table', 'image_hashes', 'duplicate_counts', 'nearest_neighbours', 'class_counts',
@@ -122,10 +122,18 @@ def pixel_summary(images) -> dict:
 # %% ../nbs/01_eda.ipynb #cfa28ccb
 STROKE_SAMPLE = 10_000   # training digits measured for the stroke profile (percentiles to about ±0.5 points)
 
-def stroke_measures(images, progress: bool = False) -> pd.DataFrame:
-    "Per image: stroke width (fraction of the digit's longer side) and the median ink on the stroke centres."
-    measures = [stroke_width(working_ink(digit_ink(d))) for d in tqdm(images, desc='strokes', disable=not progress)]
-    return pd.DataFrame({'width': [m.width for m in measures], 'centre': [m.centre for m in measures]})
+def stroke_measures(images, progress: bool = False, chunk: int = 1000) -> pd.DataFrame:
+    """Per uint8 image: stroke width (fraction of the digit's longer side) and the median ink on the stroke centres
+    (`strokes.stroke_width` of its `working_ink`, measured a stack at a time with `images_batch`)."""
+    images, parts = np.asarray(images), []
+    for start in tqdm(range(0, len(images), chunk), desc='strokes', disable=not progress):
+        inks, ok = digit_inks(images[start:start + chunk].astype(np.float64) / 255)
+        if not ok.all():
+            raise ImageInputError(f'image {start + np.flatnonzero(~ok)[0]}: blank, it has no stroke to measure. '
+                                  'Fix: leave blank images out of the sample.')
+        parts.append(np.stack(stroke_widths([working_ink(ink) for ink in inks]), axis=1))
+    widths, centres = np.concatenate(parts).T if parts else ([], [])
+    return pd.DataFrame({'width': widths, 'centre': centres})
 
 # %% ../nbs/01_eda.ipynb #cdbf196f
 def measure_stroke_profile(run, data_dir=None, progress: bool = False) -> tuple[StrokeProfile, pd.DataFrame]:

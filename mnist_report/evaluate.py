@@ -17,7 +17,8 @@ from .metrics import (Comparison, CorruptionScore, ModelMetrics, Rejection, Robu
                                   RobustnessPoint, model_metrics)
 from .splits import split_positions
 from .stats import calibration_intervals, mcnemar_exact
-from .train import load_best, predict_logits
+from .inference import network_logits
+from .train import load_best
 from .writers import load_writers
 
 # %% auto #0
@@ -29,7 +30,7 @@ def evaluate_checkpoint(folder, test, val) -> tuple[ModelMetrics, dict]:
     "Record and logits ({'test': ..., 'val': ...}) of the checkpoint in `folder`; `val` only fits the temperature."
     model, meta = load_best(folder)
     mean, std = meta['normalization']['mean'], meta['normalization']['std']
-    logits = {'test': predict_logits(model, test[0], mean, std), 'val': predict_logits(model, val[0], mean, std)}
+    logits = {'test': network_logits(model, test[0], mean, std), 'val': network_logits(model, val[0], mean, std)}
     record = model_metrics(logits['test'], test[1], logits['val'], val[1], architecture=meta['architecture'],
                            parameters=sum(p.numel() for p in model.parameters()), checkpoint_epoch=meta['epoch'],
                            val_accuracy=meta['val_acc'])

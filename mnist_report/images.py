@@ -18,7 +18,7 @@ from scipy import ndimage
 from .strokes import StrokeProfile, normalise_strokes
 
 # %% auto #0
-__all__ = ['ImageInputError', 'load_image', 'to_gray', 'digit_ink', 'mnist_style']
+__all__ = ['ImageInputError', 'load_image', 'to_gray', 'border_planes', 'digit_ink', 'mnist_style']
 
 # %% ../nbs/06a_images.ipynb #7301748d
 MAX_PIXELS = 40_000_000   # larger images are refused, before they are decoded
@@ -172,18 +172,39 @@ LINE_SPAN, LINE_INK = 0.9, 0.6     # paper lines cross 90% of the image and are 
 def _border(gray: np.ndarray) -> np.ndarray:
     return np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
 
-def _border_plane(gray: np.ndarray) -> np.ndarray:
-    "The paper's brightness under `gray`: a plane fitted to the image's border, refitted without outliers (ink)."
-    h, w = gray.shape
+def _border_stack(gray: np.ndarray) -> np.ndarray:
+    "The border pixels of each image of the N×H×W stack `gray`, in `_border`'s order."
+    return np.concatenate([gray[:, 0], gray[:, -1], gray[:, :, 0], gray[:, :, -1]], axis=1)
+
+def _row_medians(values: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    "`np.median` of each row of `values` over its `keep` entries (at least one per row)."
+    ordered, count = np.sort(np.where(keep, values, np.inf), axis=1), keep.sum(axis=1)
+    rows = np.arange(len(values))
+    return (ordered[rows, (count - 1) // 2] + ordered[rows, count // 2]) / 2
+
+def border_planes(gray: np.ndarray) -> np.ndarray:
+    "Paper brightness under each image of the N×H×W stack `gray`: a plane fitted to its border without outliers (ink)."
+    _, h, w = gray.shape
     rows = np.concatenate([np.zeros(w), np.full(w, h - 1), np.arange(h), np.arange(h)]) / max(h - 1, 1)
     cols = np.concatenate([np.arange(w), np.arange(w), np.zeros(h), np.full(h, w - 1)]) / max(w - 1, 1)
-    design, values = np.stack([np.ones_like(rows), rows, cols], axis=1), _border(gray)
-    keep = np.ones(len(values), bool)
+    design, values = (np.ones_like(rows), rows, cols), _border_stack(gray)
+    keep = np.ones(values.shape, bool)
     for _ in range(2):                                                     # a stroke touching the border is no paper
-        coef = np.linalg.lstsq(design[keep], values[keep], rcond=None)[0]
-        residual = np.abs(values - design @ coef)
-        keep = residual <= 4.5 * np.median(residual[keep]) + 0.02
-    return coef[0] + coef[1] * np.linspace(0, 1, h)[:, None] + coef[2] * np.linspace(0, 1, w)[None, :]
+        # least squares over the kept pixels by normal equations, row by row: one image's plane is the same
+        # numbers in a stack of one or of thousands (pinv: a one-pixel-high image has no vertical slope)
+        weight = keep.astype(np.float64)
+        normal = np.stack([np.stack([(weight * (a * b)).sum(axis=1) for b in design], -1) for a in design], -2)
+        rhs = [(weight * a * values).sum(axis=1) for a in design]
+        inverse = np.linalg.pinv(normal)
+        coef = [inverse[:, i, 0] * rhs[0] + inverse[:, i, 1] * rhs[1] + inverse[:, i, 2] * rhs[2] for i in range(3)]
+        residual = np.abs(values - (coef[0][:, None] + coef[1][:, None] * rows + coef[2][:, None] * cols))
+        keep = residual <= 4.5 * _row_medians(residual, keep)[:, None] + 0.02
+    return (coef[0][:, None, None] + coef[1][:, None, None] * np.linspace(0, 1, h)[None, :, None]
+            + coef[2][:, None, None] * np.linspace(0, 1, w)[None, None, :])
+
+def _border_plane(gray: np.ndarray) -> np.ndarray:
+    "`border_planes` of the one image `gray`."
+    return border_planes(gray[None])[0]
 
 def _ink(gray: np.ndarray, name: str) -> np.ndarray:
     "Steps 2-3: the ink in [0, 1] on a background of 0, from a grayscale image; blank images refused."

@@ -23,7 +23,8 @@ from .images import BOX, CENTRE, INK_THRESHOLD, SIZE, ImageInputError, load_imag
 from .metrics_json import load_metrics
 from .model import DigitCNN, count_flops
 from .strokes import STROKES_FILE, StrokeProfile, load_stroke_profile
-from .train import CheckpointError, load_best, predict_logits
+from .inference import network_logits
+from .train import CheckpointError, load_best
 
 # %% auto #0
 __all__ = ['DigitModel', 'ModelLoadError', 'load_model', 'Prediction', 'predict', 'preprocessor_config', 'export_hub',
@@ -44,7 +45,7 @@ class DigitModel:
     @torch.no_grad()
     def probabilities(self, images, batch_size: int = 512) -> torch.Tensor:
         "Calibrated probabilities (N×10) for MNIST-format `uint8` images (N×28×28, white digit on black)."
-        logits = predict_logits(self.network, torch.as_tensor(np.asarray(images)), self.mean, self.std, batch_size)
+        logits = network_logits(self.network, torch.as_tensor(np.asarray(images)), self.mean, self.std, batch_size)
         return (logits / self.temperature).softmax(1)
 
 # %% ../nbs/06_deployment.ipynb #da76b558

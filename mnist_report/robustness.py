@@ -17,11 +17,11 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 from tqdm import tqdm
 
 from .corruptions import CORRUPTIONS, SEVERITY_LEVELS, SIZE, corrupt
-from .images import ImageInputError, mnist_style
+from .images_batch import mnist_style_batch
+from .inference import network_logits
 from .metrics import expected_calibration_error
 from .pen_digits import PenCondition, pen_images
 from .strokes import StrokeProfile
-from .train import predict_logits
 
 # %% auto #0
 __all__ = ['LETTERS', 'SHAPES', 'PHOTO', 'shipped_inputs', 'Pipeline', 'pipelines_of', 'pipeline_probabilities',
@@ -30,23 +30,10 @@ __all__ = ['LETTERS', 'SHAPES', 'PHOTO', 'shipped_inputs', 'Pipeline', 'pipeline
            'plot_corruption_accuracy', 'plot_severity_curves']
 
 # %% ../nbs/00_robustness.ipynb #2f544d4e
-def _shipped_input(image, i: int, stroke: StrokeProfile | None = None) -> np.ndarray | None:
-    "`mnist_style(image, stroke=stroke)`, or None where it refuses the image (blank: nothing stands out)."
-    try:
-        return mnist_style(image, f'image {i}', stroke)
-    except ImageInputError:
-        return None
-
 def shipped_inputs(images, progress: bool = True, stroke: StrokeProfile | None = None) -> tuple[np.ndarray, np.ndarray]:
     "`mnist_style` of each image (uint8 N×28×28, zeros where refused) and the mask `ok` of the images it accepted."
     images = np.asarray(images) if isinstance(images, (np.ndarray, torch.Tensor)) else list(images)
-    inputs, ok = np.zeros((len(images), SIZE, SIZE), np.uint8), np.zeros(len(images), bool)
-    bar = tqdm(images, desc='mnist_style', disable=not progress, leave=False, file=sys.stderr)
-    for i, image in enumerate(bar):
-        styled = _shipped_input(image, i, stroke)
-        if styled is not None:
-            inputs[i], ok[i] = styled, True
-    return inputs, ok
+    return mnist_style_batch(images, stroke, progress=progress)
 
 # %% ../nbs/00_robustness.ipynb #3beafeb6
 @dataclass(frozen=True)
@@ -86,7 +73,7 @@ def pipeline_probabilities(pipeline: Pipeline, images, inputs_cache=None) -> np.
         inputs = _network_inputs(images)
         ok = np.ones(len(inputs), bool)
     with torch.no_grad():
-        logits = predict_logits(pipeline.network, torch.as_tensor(inputs), pipeline.mean, pipeline.std)
+        logits = network_logits(pipeline.network, torch.as_tensor(inputs), pipeline.mean, pipeline.std)
     probs = (logits.double() / pipeline.temperature).softmax(1).numpy()
     probs[~ok] = 1 / probs.shape[1]
     return probs
@@ -105,8 +92,10 @@ def _scores(probs: np.ndarray, labels: np.ndarray, ok: np.ndarray) -> dict:
 _COLUMNS = ['corruption', 'model', 'pipeline', 'accuracy', 'errors', 'n', 'ece', 'mean_confidence',
             'top_class_share', 'rejected']
 
-def _evaluate(pipelines: list[Pipeline], images: np.ndarray, labels: np.ndarray) -> list[dict]:
-    "One row of `_scores` per pipeline, all on the same `images`, converted by `mnist_style` once per stroke profile."
+def _evaluate(pipelines: list[Pipeline], images: np.ndarray, labels: np.ndarray,
+              probabilities: list | None = None) -> list[dict]:
+    """One row of `_scores` per pipeline, all on the same `images`, converted by `mnist_style` once per stroke profile;
+    each pipeline's probabilities are appended to `probabilities` if given."""
     caches = {}
     for p in pipelines:
         if p.shipped and p.stroke not in caches:
@@ -115,7 +104,10 @@ def _evaluate(pipelines: list[Pipeline], images: np.ndarray, labels: np.ndarray)
     for p in pipelines:
         cache = caches.get(p.stroke) if p.shipped else None
         ok = cache[1] if p.shipped else np.ones(len(images), bool)
-        scores = _scores(pipeline_probabilities(p, images, cache), labels, ok)
+        probs = pipeline_probabilities(p, images, cache)
+        if probabilities is not None:
+            probabilities.append(probs)
+        scores = _scores(probs, labels, ok)
         rejected = float(1 - ok.mean()) if p.shipped else np.nan
         rows.append(dict(model=p.name, pipeline=p.kind, **scores, rejected=rejected))
     return rows
@@ -128,14 +120,18 @@ def _images_labels(images, labels) -> tuple[np.ndarray, np.ndarray]:
     return images, labels
 
 def corruption_results(pipelines: list[Pipeline], images, labels, corruptions=None, seed: int = 0,
-                       progress: bool = True) -> pd.DataFrame:
-    "One row per corruption ('clean' first) and pipeline: accuracy, errors, ECE, confidence, top-class share..."
+                       progress: bool = True, probabilities: dict | None = None) -> pd.DataFrame:
+    """One row per corruption ('clean' first) and pipeline: accuracy, errors, ECE, confidence, top-class share...
+    `probabilities`, if given, receives each pipeline's probabilities, {(corruption, model, kind): N×10}."""
     images, labels = _images_labels(images, labels)
     names = [c for c in (CORRUPTIONS if corruptions is None else corruptions) if c != 'clean']
     rows = []
     for name in tqdm(['clean', *names], desc='corruptions', disable=not progress, leave=False, file=sys.stderr):
         damaged = images if name == 'clean' else corrupt(images, name, seed=seed)
-        rows += [dict(corruption=name, **row) for row in _evaluate(pipelines, damaged, labels)]
+        kept = []
+        rows += [dict(corruption=name, **row) for row in _evaluate(pipelines, damaged, labels, kept)]
+        if probabilities is not None:
+            probabilities.update({(name, p.name, p.kind): probs for p, probs in zip(pipelines, kept)})
     return pd.DataFrame(rows, columns=_COLUMNS)
 
 # %% ../nbs/00_robustness.ipynb #688b2356
@@ -183,16 +179,21 @@ def severity_curves(pipelines: list[Pipeline], images, labels, levels: dict = SE
 
 # %% ../nbs/00_robustness.ipynb #a8463389
 def pen_digit_results(pipelines: list[Pipeline], digits, labels, conditions: list[PenCondition], seed: int = 0,
-                      progress: bool = True) -> pd.DataFrame:
-    "One row per pen condition and shipped pipeline: the `_scores` of the pipeline on `digits` rewritten that way."
+                      progress: bool = True, probabilities: dict | None = None) -> pd.DataFrame:
+    """One row per pen condition and shipped pipeline: the `_scores` of the pipeline on `digits` rewritten that way.
+    `probabilities`, if given, receives each one's probabilities: {(condition, model, 'as written'/'normalised'): N×10}
+    (the photos are made once, here; a chapter that needs per-image answers takes them from there)."""
     if not all(p.shipped for p in pipelines):
         raise ValueError('pen-written digits are photos: only shipped pipelines (mnist_style first) can read them')
     labels = np.asarray(labels).astype(np.int64)
     rows = []
     for condition in tqdm(conditions, desc='pen digits', disable=not progress, leave=False, file=sys.stderr):
-        photos = list(pen_images(digits, condition, seed))
+        photos, kept = list(pen_images(digits, condition, seed)), []
         rows += [dict(condition._asdict(), strokes='normalised' if p.stroke else 'as written', **row)
-                 for p, row in zip(pipelines, _evaluate(pipelines, photos, labels))]
+                 for p, row in zip(pipelines, _evaluate(pipelines, photos, labels, kept))]
+        if probabilities is not None:
+            probabilities.update({(condition, p.name, 'normalised' if p.stroke else 'as written'): probs
+                                  for p, probs in zip(pipelines, kept)})
     return pd.DataFrame(rows)
 
 # %% ../nbs/00_robustness.ipynb #6504b9a4

@@ -20,15 +20,15 @@ from pathlib import Path
 from tqdm import tqdm
 
 from .chain import ChainError, run_chain
-from .core import display_path, is_quick, project_root, read_json, write_json
+from .core import cpu_description, display_path, is_quick, project_root, read_json, write_json
 from .metrics_json import load_metrics
 from .study import (RECORD, STUDIES_DIR, STUDY_RUNS, TRAINING_CHAPTER, StudyError, dry_run_lines,
                                 evaluated_chapters, load_spec, member_estimate, optional_json, plan_study,
                                 study_folder)
 
 # %% auto #0
-__all__ = ['SCHEDULER_TIMEOUT', 'load_average', 'member_result', 'result_line', 'cpu_description', 'run_member',
-           'StudyInterrupted', 'study_command', 'run_study', 'summary_lines', 'cmd_study', 'add_study_command']
+__all__ = ['SCHEDULER_TIMEOUT', 'load_average', 'member_result', 'result_line', 'run_member', 'StudyInterrupted', 'study_command',
+           'run_study', 'summary_lines', 'cmd_study', 'add_study_command']
 
 # %% ../nbs/81a_study_run.ipynb #b8ee7506
 _FRESH = ('new', 'changed', 'forced')
@@ -92,17 +92,6 @@ def result_line(record: dict) -> str:
     return f"{record['member']}: {', '.join(parts) or 'complete'}; {minutes}"
 
 # %% ../nbs/81a_study_run.ipynb #c569b171
-def cpu_description() -> str:
-    "The processor's model name and the flags that change the numbers (bf16, AMX), from /proc/cpuinfo where it exists."
-    try:
-        info = Path('/proc/cpuinfo').read_text(encoding='utf-8', errors='replace')
-    except OSError:
-        return platform.processor() or platform.machine()
-    model = next((line.split(':', 1)[1].strip() for line in info.splitlines() if line.startswith('model name')), '?')
-    flags = set(next((line.split(':', 1)[1].split() for line in info.splitlines() if line.startswith('flags')), []))
-    shown = [f for f in ('avx2', 'avx512f', 'avx512_bf16', 'amx_bf16') if f in flags]
-    return f"{model} ({', '.join(shown) or 'no AVX2'}; {os.cpu_count()} CPUs)"
-
 def _training_run(earlier: dict, record: dict) -> dict:
     "Where and when the member's weights were trained: by the `earlier` run it continues or evaluates, else this one."
     return earlier.get('training_run') or {k: record[k] for k in ('started', 'host', 'cpu')}

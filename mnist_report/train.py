@@ -21,7 +21,7 @@ from safetensors.torch import save as save_safetensors
 from torch.optim.swa_utils import AveragedModel
 from tqdm import tqdm
 
-from .core import atomic_write, read_json, write_json
+from .core import atomic_write, cpu_description, read_json, write_json
 from .splits import N_VAL, QUICK_SIZES, ensure_data, load_split
 from .model import build_model, count_parameters
 from .train_config import TrainConfig, pick_device, pick_precision, pick_threads, torch_threads
@@ -293,7 +293,7 @@ def _summary(cfg: TrainConfig, quick: bool, device: torch.device, precision: str
              stopped: bool, best: dict) -> dict:
     "The record `train_summary.json` holds."
     history = state.history
-    machine = {'cpu': platform.processor() or platform.machine(), 'python': platform.python_version(),
+    machine = {'cpu': cpu_description(), 'python': platform.python_version(),
                'torch': torch.__version__}
     return {'config': asdict(cfg), 'quick': bool(quick), 'device': str(device), 'precision': precision,
             'threads': torch.get_num_threads(), 'epochs_run': len(history), 'stopped_early': stopped,

@@ -7,6 +7,7 @@ import torch
 from mnist_report import robustness as rb
 from mnist_report.corruptions import CORRUPTIONS, SIZE, corrupt
 from mnist_report.images import mnist_style
+from mnist_report.images_batch import mnist_style_batch
 from mnist_report.model import build_model
 
 pytestmark = pytest.mark.network     # every test here runs a network on real or drawn digits
@@ -75,24 +76,24 @@ def test_default_suite_is_every_corruption(digits, pipes):
 
 
 def test_corrupt_once_and_preprocess_once(digits, pipes, monkeypatch):
-    calls = {'corrupt': [], 'mnist_style': 0}
+    calls = {'corrupt': [], 'converted': 0}
 
     def counting_corrupt(images, name, severity=None, seed=0):
         calls['corrupt'].append(name)
         return corrupt(images, name, severity, seed)
 
-    def counting_style(image, name=None, stroke=None):
-        calls['mnist_style'] += 1
-        return mnist_style(image, name, stroke)
+    def counting_style(images, stroke=None, chunk=1000, progress=False):
+        calls['converted'] += len(images)
+        return mnist_style_batch(images, stroke, chunk, progress)
     monkeypatch.setattr(rb, 'corrupt', counting_corrupt)
-    monkeypatch.setattr(rb, 'mnist_style', counting_style)
+    monkeypatch.setattr(rb, 'mnist_style_batch', counting_style)
     second_shipped = rb.Pipeline('other', pipes[1].network, 0.1, 0.3, 1.0, True)
     images, labels = digits[0][:10], digits[1][:10]
     rb.corruption_results([*pipes, second_shipped], images, labels, corruptions=['rotate', 'inverse'], progress=False)
-    assert calls == {'corrupt': ['rotate', 'inverse'], 'mnist_style': 3 * len(images)}
-    calls.update(corrupt=[], mnist_style=0)
+    assert calls == {'corrupt': ['rotate', 'inverse'], 'converted': 3 * len(images)}
+    calls.update(corrupt=[], converted=0)
     rb.severity_curves([*pipes, second_shipped], images, labels, levels={'rotate': [0, 30]}, progress=False)
-    assert calls == {'corrupt': ['rotate', 'rotate'], 'mnist_style': 2 * len(images)}
+    assert calls == {'corrupt': ['rotate', 'rotate'], 'converted': 2 * len(images)}
 
 
 def test_mce_is_one_for_the_reference_and_summaries(digits, pipes):
