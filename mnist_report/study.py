@@ -212,19 +212,19 @@ def _without_prose(source: str) -> str:
     except SyntaxError:                          # a cell with IPython syntax: its text
         return source
 
-def training_code(root=None) -> str:
+def training_code(root=None, quick: bool = False) -> str:
     """SHA-256 of what trains a member: the declared training code (`training_code_digest`) and the training chapter's
     code cells without prose (its figure cells, which only draw the records, left out)."""
     cells = [''.join(c['source']) for c in _chapter_cells(Path(root or project_root()), TRAINING_CHAPTER)
              if c['cell_type'] == 'code' and not ''.join(c['source']).startswith('#| label: fig-')]
-    return _sha256('\n'.join([training_code_digest(), *map(_without_prose, cells)]).encode())
+    return _sha256('\n'.join([training_code_digest(quick), *map(_without_prose, cells)]).encode())
 
 def training_key(parameters: dict, quick: bool, data: str, code: str | None = None) -> dict:
     "What a member's weights depend on (configurations, quick mode, data, training `code`), and `key`: its SHA-256."
     cfg = member_config(parameters, quick)
     baseline = baseline_config(cfg, quick) if parameters.get('train_baseline', True) else None
     parts = dict(config=asdict(cfg), baseline=asdict(baseline) if baseline else None, quick=bool(quick), data=data,
-                 code=code or training_code())
+                 code=code or training_code(quick=quick))
     parts = json.loads(json.dumps(parts))        # tuples as lists: the parts as a record reads them back
     return {**parts, 'key': _sha256(json.dumps(parts, sort_keys=True).encode())}
 
@@ -290,7 +290,7 @@ def plan_study(spec: dict, quick: bool = False, out=None, force: bool = False) -
     quick, members = is_quick(quick), study_members(spec)
     check_members(spec, members, quick)
     code, digests, tasks = code_hash(evaluated_chapters(spec['chapters'])), {}, []
-    trains = training_code() if TRAINING_CHAPTER in spec['chapters'] else None       # once: it reads many sources
+    trains = training_code(quick=quick) if TRAINING_CHAPTER in spec['chapters'] else None   # once: reads many sources
     for member in members:
         data_dir = member['parameters'].get('data_dir')
         if data_dir not in digests:

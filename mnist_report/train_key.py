@@ -24,7 +24,7 @@ from .transforms import (AUGMENT, PHOTOMETRIC, STROKE_WIDTH, augment_batch, norm
 from .writers import _chi2, _improve, _random_start, _series_val, load_writers, writer_split
 
 # %% auto #0
-__all__ = ['TRAINING_CODE', 'TRAINING_VALUES', 'code_without_prose', 'training_code_digest']
+__all__ = ['TRAINING_CODE', 'TRAINING_VALUES', 'QUICK_VALUES', 'code_without_prose', 'training_code_digest']
 
 # %% ../nbs/00_train_key.ipynb #33a3a46c
 TRAINING_CODE = (
@@ -37,8 +37,9 @@ TRAINING_CODE = (
     TrainingState, new_state, save_state, restore_state, _training_inputs, train_epoch, validate, record_epoch,
     should_stop, save_best, train, _train,
 )
-TRAINING_VALUES = dict(AUGMENT=AUGMENT, PHOTOMETRIC=PHOTOMETRIC, STROKE_WIDTH=STROKE_WIDTH, QUICK_SIZES=QUICK_SIZES,
-                       N_VAL=N_VAL, SPLIT_METHOD=SPLIT_METHOD, MODELS={k: v.__name__ for k, v in MODELS.items()})
+TRAINING_VALUES = dict(AUGMENT=AUGMENT, PHOTOMETRIC=PHOTOMETRIC, STROKE_WIDTH=STROKE_WIDTH, N_VAL=N_VAL,
+                       SPLIT_METHOD=SPLIT_METHOD, MODELS={k: v.__name__ for k, v in MODELS.items()})
+QUICK_VALUES = dict(QUICK_SIZES=QUICK_SIZES)     # only quick members train on them (their epochs are in the config)
 
 # %% ../nbs/00_train_key.ipynb #9159d531
 def code_without_prose(source: str) -> str:
@@ -49,8 +50,10 @@ def code_without_prose(source: str) -> str:
             node.body = node.body[1:] or [ast.Pass()]
     return ast.dump(tree)
 
-def training_code_digest() -> str:
-    "SHA-256 of the declared training code (`TRAINING_CODE`, without prose) and its default values (`TRAINING_VALUES`)."
+def training_code_digest(quick: bool = False) -> str:
+    """SHA-256 of the declared training code (`TRAINING_CODE`, without prose) and its default values (`TRAINING_VALUES`,
+    and `QUICK_VALUES` for a `quick` training: the quick subsets can change without retraining full members)."""
+    values = {**TRAINING_VALUES, **(QUICK_VALUES if quick else {})}
     parts = [code_without_prose(inspect.getsource(obj)) for obj in TRAINING_CODE]
-    parts += [f'{name}={value!r}' for name, value in sorted(TRAINING_VALUES.items())]
+    parts += [f'{name}={value!r}' for name, value in sorted(values.items())]
     return hashlib.sha256('\n'.join(parts).encode()).hexdigest()

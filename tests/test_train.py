@@ -193,3 +193,6 @@ def test_the_training_code_digest_follows_the_declared_code_only():
         assert training_code_digest() != digest
     with mock.patch.dict('mnist_report.train_key.TRAINING_VALUES', {'N_VAL': 4999}):       # another default
         assert training_code_digest() != digest
+    quick = training_code_digest(quick=True)
+    with mock.patch.dict('mnist_report.train_key.QUICK_VALUES', {'QUICK_SIZES': {'train': 10}}):   # other quick subsets
+        assert training_code_digest() == digest and training_code_digest(quick=True) != quick
