@@ -13,7 +13,7 @@ from scipy import ndimage
 from tqdm import tqdm
 
 from .images import (BOX, CENTRE, INK_THRESHOLD, LINE_SPAN, MIN_CONTRAST, SIZE, SPECK, ImageInputError,
-                                 _border_stack, _without_lines, border_planes, to_gray)
+                                 _border_stack, _without_lines, border_planes, mnist_style, to_gray)
 from .strokes import WORK, StrokeProfile, _disk, _thinned, working_ink
 
 # %% auto #0
@@ -154,6 +154,13 @@ def _style_stack(gray: np.ndarray, stroke: StrokeProfile | None) -> tuple[np.nda
         inputs[ok] = fit_and_centre_list(digits if stroke is None else normalise_strokes_list(digits, stroke))
     return inputs, ok
 
+def _style_one(gray: np.ndarray, stroke: StrokeProfile | None) -> tuple[np.ndarray, np.ndarray]:
+    "`_style_stack` of a stack of one, by `mnist_style` itself: for a single image the stack's steps only add work."
+    try:
+        return mnist_style(gray, 'image', stroke)[None], np.ones(1, bool)
+    except ImageInputError:
+        return np.zeros((1, SIZE, SIZE), np.uint8), np.zeros(1, bool)
+
 def _grays(images) -> tuple[list[np.ndarray | None], np.ndarray]:
     "Each image as `to_gray` makes it (None where it is not an image), and the mask of those that are."
     grays = []
@@ -183,7 +190,8 @@ def mnist_style_batch(images, stroke: StrokeProfile | None = None, chunk: int = 
                 groups.setdefault(grays[i].shape, []).append(i)
         for members in groups.values():
             members = np.asarray(members)
-            styled, accepted = _style_stack(np.stack([grays[i] for i in members]), stroke)
+            stack = np.stack([grays[i] for i in members])
+            styled, accepted = _style_one(stack[0], stroke) if len(members) == 1 else _style_stack(stack, stroke)
             inputs[start + members], ok[start + members] = styled, accepted
         bar.update(len(part))
     bar.close()
