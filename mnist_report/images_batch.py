@@ -8,6 +8,7 @@ from __future__ import annotations
 import sys
 
 import numpy as np
+import torch
 from PIL import Image
 from scipy import ndimage
 from tqdm import tqdm
@@ -154,22 +155,31 @@ def _style_stack(gray: np.ndarray, stroke: StrokeProfile | None) -> tuple[np.nda
         inputs[ok] = fit_and_centre_list(digits if stroke is None else normalise_strokes_list(digits, stroke))
     return inputs, ok
 
-def _style_one(gray: np.ndarray, stroke: StrokeProfile | None) -> tuple[np.ndarray, np.ndarray]:
-    "`_style_stack` of a stack of one, by `mnist_style` itself: for a single image the stack's steps only add work."
+def _style_one(image, stroke: StrokeProfile | None) -> tuple[np.ndarray, np.ndarray]:
+    "`_style_stack` of a stack of one `image`, by `mnist_style` itself: for a single image the stack only adds work."
     try:
-        return mnist_style(gray, 'image', stroke)[None], np.ones(1, bool)
+        return mnist_style(image, 'image', stroke)[None], np.ones(1, bool)
     except ImageInputError:
         return np.zeros((1, SIZE, SIZE), np.uint8), np.zeros(1, bool)
 
-def _grays(images) -> tuple[list[np.ndarray | None], np.ndarray]:
-    "Each image as `to_gray` makes it (None where it is not an image), and the mask of those that are."
-    grays = []
-    for i, image in enumerate(images):
+def _size_key(image, i: int) -> tuple:
+    "What decides the size of `image` once grey (arrays and PIL images); anything else is a group of its own."
+    if isinstance(image, (np.ndarray, torch.Tensor)):
+        return ('array', tuple(image.shape))
+    if isinstance(image, Image.Image):
+        return ('PIL', image.size, image.mode, image.getexif().get(0x0112))       # 0x0112: EXIF orientation
+    return ('other', i)
+
+def _gray_groups(images, positions) -> list[tuple[np.ndarray, np.ndarray]]:
+    "`images` at `positions` made grey (`to_gray`), in stacks of one size: (positions, stack); non-images left out."
+    groups = {}
+    for i in positions:
         try:
-            grays.append(to_gray(image, f'image {i}'))
+            gray = to_gray(images[i], f'image {i}')
         except ImageInputError:
-            grays.append(None)
-    return grays, np.array([g is not None for g in grays], bool)
+            continue
+        groups.setdefault(gray.shape, []).append((i, gray))
+    return [(np.array([i for i, _ in g]), np.stack([gray for _, gray in g])) for g in groups.values()]
 
 def mnist_style_batch(images, stroke: StrokeProfile | None = None, chunk: int = 1000,
                       progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -181,18 +191,20 @@ def mnist_style_batch(images, stroke: StrokeProfile | None = None, chunk: int = 
     for start in range(0, n, chunk):
         part = images[start:start + chunk]
         if uint8_stack:
-            groups = {part.shape[1:]: np.arange(len(part))}
-            grays, valid = part.astype(np.float64) / 255, np.ones(len(part), bool)
+            stacks = [(np.arange(len(part)), part.astype(np.float64) / 255)]
         else:
-            grays, valid = _grays(part)
-            groups = {}
-            for i in np.flatnonzero(valid):
-                groups.setdefault(grays[i].shape, []).append(i)
-        for members in groups.values():
-            members = np.asarray(members)
-            stack = np.stack([grays[i] for i in members])
-            styled, accepted = _style_one(stack[0], stroke) if len(members) == 1 else _style_stack(stack, stroke)
-            inputs[start + members], ok[start + members] = styled, accepted
+            sizes = {}
+            for i, image in enumerate(part):
+                sizes.setdefault(_size_key(image, i), []).append(i)
+            stacks = []
+            for positions in sizes.values():
+                if len(positions) == 1:          # alone in its size: mnist_style itself (the stack only adds work)
+                    styled, accepted = _style_one(part[positions[0]], stroke)
+                    inputs[start + positions[0]], ok[start + positions[0]] = styled[0], accepted[0]
+                else:
+                    stacks += _gray_groups(part, positions)
+        for positions, stack in stacks:
+            inputs[start + positions], ok[start + positions] = _style_stack(stack, stroke)
         bar.update(len(part))
     bar.close()
     return inputs, ok
