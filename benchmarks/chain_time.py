@@ -53,7 +53,8 @@ def table(folder: Path, report_seconds: float | None = None) -> str:
     quick = bool(manifest.get('quick'))
     chapters, executions = latest_chapters(manifest)
     cpu = manifest.get('machine', {}).get('cpu') or manifest.get('machine', {}).get('processor', '?')
-    commit = manifest.get('git', {}).get('commit', '?')[:10]
+    git = manifest.get('git', {})
+    commit = git.get('commit', '?')[:10] + (' with uncommitted code changes' if git.get('dirty') else '')
     lines = [f'## {display_path(folder)} ({"quick" if quick else "full"} run; commit {commit}; {cpu})', '',
              f'Status: {manifest.get("status", "?")}; chapters from {executions} execution(s) of the chain'
              + (' (resumed: the total is a sum, not one span).' if executions > 1 else '.'), '',
